@@ -1,0 +1,88 @@
+"""The ``indicators`` JSON of a strategy: documented defaults and strict validation.
+
+One definition serves the model, the admin form, the API serializer and the backtester, so a
+config that one of them accepts, all of them accept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+
+
+@dataclass(frozen=True)
+class Param:
+    default: float | int
+    help: str
+    minimum: float = 0
+    integer: bool = True
+    maximum: float | None = None
+    exclusive_minimum: bool = True
+
+
+INDICATOR_PARAMS: dict[str, Param] = {
+    "rsi_period": Param(14, "RSI look-back in candles (Wilder's smoothing)."),
+    "rsi_oversold": Param(30, "RSI at or below this is oversold (long setups).", maximum=100, integer=False),
+    "rsi_overbought": Param(70, "RSI at or above this is overbought (short setups).", maximum=100, integer=False),
+    "ema_short": Param(9, "Fast EMA period."),
+    "ema_long": Param(21, "Slow EMA period; must be longer than ema_short."),
+    "macd_fast": Param(12, "MACD fast EMA period."),
+    "macd_slow": Param(26, "MACD slow EMA period; must be longer than macd_fast."),
+    "macd_signal": Param(9, "MACD signal-line EMA period."),
+    "bb_period": Param(20, "Bollinger Bands moving-average period."),
+    "bb_std": Param(2, "Bollinger Bands width in standard deviations.", integer=False, maximum=10),
+    "stoch_k": Param(14, "Stochastic %K look-back."),
+    "stoch_d": Param(3, "Stochastic %D smoothing."),
+    "stoch_smooth": Param(3, "Stochastic %K smoothing."),
+    "atr_period": Param(14, "Average True Range period."),
+}
+MAX_PERIOD = 500
+
+
+def indicator_defaults() -> dict:
+    return {name: param.default for name, param in INDICATOR_PARAMS.items()}
+
+
+def validate_indicators(value) -> dict:
+    """Return the full config (defaults filled in) or raise ValidationError listing every problem."""
+    if value in (None, ""):
+        return indicator_defaults()
+    if not isinstance(value, dict):
+        raise ValidationError("Indicators must be a JSON object such as {\"rsi_period\": 14}.")
+    errors = []
+    unknown = sorted(set(value) - set(INDICATOR_PARAMS))
+    if unknown:
+        errors.append(f"Unknown indicator setting {', '.join(map(repr, unknown))}; "
+                      f"known settings: {', '.join(INDICATOR_PARAMS)}.")
+    config = indicator_defaults()
+    for name, raw in value.items():
+        if name not in INDICATOR_PARAMS:
+            continue
+        param = INDICATOR_PARAMS[name]
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+            errors.append(f"{name} must be a number, got {raw!r}.")
+            continue
+        if param.integer and int(raw) != raw:
+            errors.append(f"{name} must be a whole number of candles, got {raw}.")
+            continue
+        if raw <= param.minimum if param.exclusive_minimum else raw < param.minimum:
+            errors.append(f"{name} must be greater than {param.minimum:g}, got {raw}.")
+            continue
+        upper = param.maximum if param.maximum is not None else MAX_PERIOD
+        if raw > upper:
+            errors.append(f"{name} must be at most {upper:g}, got {raw}.")
+            continue
+        config[name] = int(raw) if param.integer else float(raw)
+    if not errors:
+        if config["ema_short"] >= config["ema_long"]:
+            errors.append(f"ema_short ({config['ema_short']}) must be shorter than ema_long ({config['ema_long']}).")
+        if config["macd_fast"] >= config["macd_slow"]:
+            errors.append(f"macd_fast ({config['macd_fast']}) must be shorter than macd_slow "
+                          f"({config['macd_slow']}).")
+        if config["rsi_oversold"] >= config["rsi_overbought"]:
+            errors.append(f"rsi_oversold ({config['rsi_oversold']}) must be below rsi_overbought "
+                          f"({config['rsi_overbought']}).")
+    if errors:
+        raise ValidationError(errors)
+    return config

@@ -1,0 +1,137 @@
+import re
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from exchange.intervals import INTERVAL_LABELS
+from strategies.config import validate_indicators
+
+SYMBOL_PATTERN = re.compile(r"^[A-Z0-9]{2,25}USDT$")
+TIMEFRAME_CHOICES = list(INTERVAL_LABELS.items())
+
+
+def validate_symbols(value):
+    if not isinstance(value, list) or not value:
+        raise ValidationError('Symbols must be a non-empty list such as ["BTCUSDT", "ETHUSDT"].')
+    bad = [symbol for symbol in value if not isinstance(symbol, str) or not SYMBOL_PATTERN.match(symbol)]
+    if bad:
+        raise ValidationError(
+            f"{', '.join(map(repr, bad))}: a symbol is a USDT perpetual in capitals, such as BTCUSDT.")
+    if len(set(value)) != len(value):
+        raise ValidationError("Each symbol may appear only once.")
+    if len(value) > 50:
+        raise ValidationError("At most 50 symbols per strategy.")
+
+
+class StrategyType(models.TextChoices):
+    SCALPING = "scalping", "Scalping"
+    TREND_FOLLOWING = "trend_following", "Trend following"
+
+
+def _percent(maximum, *, allow_zero=False):
+    minimum = MinValueValidator(Decimal("0")) if allow_zero else MinValueValidator(Decimal("0.01"))
+    return [minimum, MaxValueValidator(Decimal(maximum))]
+
+
+class Strategy(models.Model):
+    name = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=50, choices=StrategyType.choices)
+    is_active = models.BooleanField(default=False, db_index=True)
+    symbols = models.JSONField(default=list, validators=[validate_symbols],
+                               help_text='USDT perpetuals to trade, e.g. ["BTCUSDT", "ETHUSDT"].')
+    timeframe = models.CharField(max_length=10, choices=TIMEFRAME_CHOICES, default="5",
+                                 help_text="Candle interval the signals are computed on.")
+    confirm_timeframe = models.CharField(
+        max_length=10, choices=TIMEFRAME_CHOICES, blank=True, default="",
+        help_text="Optional higher timeframe whose trend must agree before entering.")
+    risk_percentage = models.DecimalField(
+        max_digits=5, decimal_places=2, default=Decimal("1.00"), validators=_percent(100),
+        help_text="Share of equity lost if the stop-loss is hit (more than 0, at most 100).")
+    max_positions = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Most open trades this strategy may hold at once (1 or more).")
+    stop_loss_percentage = models.DecimalField(
+        max_digits=5, decimal_places=2, default=Decimal("1.00"), validators=_percent(Decimal("99.99")),
+        help_text="Stop-loss distance from entry, in percent (more than 0, below 100).")
+    take_profit_percentage = models.DecimalField(
+        max_digits=5, decimal_places=2, default=Decimal("2.00"), validators=_percent(Decimal("999.99")),
+        help_text="Take-profit distance from entry, in percent (more than 0).")
+    leverage = models.DecimalField(
+        max_digits=5, decimal_places=2, default=Decimal("1.00"),
+        validators=[MinValueValidator(Decimal("1")), MaxValueValidator(Decimal("100"))],
+        help_text="Leverage set on the exchange before entering (1 to 100).")
+    max_daily_loss_percentage = models.DecimalField(
+        max_digits=5, decimal_places=2, null=True, blank=True, validators=_percent(100),
+        help_text="Pause the strategy for the rest of the day once its realized loss reaches this share of "
+                  "equity. Empty: no limit.")
+    use_ai_confirmation = models.BooleanField(default=False)
+    min_ai_confidence = models.PositiveSmallIntegerField(
+        default=70, validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text="Lowest AI confidence (0-100) that still lets a trade through.")
+    indicators = models.JSONField(default=dict, blank=True, validators=[validate_indicators],
+                                  help_text="Indicator periods; missing keys take their documented defaults.")
+    paused_until = models.DateTimeField(null=True, blank=True,
+                                        help_text="Set by the daily-loss limit: no new entries before this time.")
+    pause_reason = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "strategies"
+        ordering = ["name"]
+        verbose_name_plural = "strategies"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(risk_percentage__gt=0, risk_percentage__lte=100), name="strategy_risk_in_range",
+                violation_error_message="Risk per trade must be more than 0% and at most 100%."),
+            models.CheckConstraint(
+                condition=Q(max_positions__gte=1), name="strategy_max_positions_at_least_one",
+                violation_error_message="Max positions must be at least 1."),
+            models.CheckConstraint(
+                condition=Q(stop_loss_percentage__gt=0, stop_loss_percentage__lt=100),
+                name="strategy_stop_loss_in_range",
+                violation_error_message="Stop-loss must be more than 0% and below 100%."),
+            models.CheckConstraint(
+                condition=Q(take_profit_percentage__gt=0), name="strategy_take_profit_positive",
+                violation_error_message="Take-profit must be more than 0%."),
+            models.CheckConstraint(
+                condition=Q(min_ai_confidence__gte=0, min_ai_confidence__lte=100),
+                name="strategy_min_ai_confidence_in_range",
+                violation_error_message="Minimum AI confidence must be between 0 and 100."),
+            models.CheckConstraint(
+                condition=Q(leverage__gte=1, leverage__lte=100), name="strategy_leverage_in_range",
+                violation_error_message="Leverage must be between 1 and 100."),
+            models.CheckConstraint(
+                condition=Q(max_daily_loss_percentage__isnull=True)
+                | Q(max_daily_loss_percentage__gt=0, max_daily_loss_percentage__lte=100),
+                name="strategy_daily_loss_in_range",
+                violation_error_message="Daily loss limit must be empty, or more than 0% and at most 100%."),
+            models.CheckConstraint(
+                condition=Q(type__in=StrategyType.values), name="strategy_type_known",
+                violation_error_message="Type must be scalping or trend_following."),
+            models.CheckConstraint(
+                condition=Q(timeframe__in=[value for value, _ in TIMEFRAME_CHOICES]), name="strategy_timeframe_known",
+                violation_error_message="Timeframe must be a Bybit kline interval."),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        super().clean()
+        if self.confirm_timeframe:
+            from exchange.intervals import INTERVAL_MINUTES
+
+            if INTERVAL_MINUTES[self.confirm_timeframe] <= INTERVAL_MINUTES.get(self.timeframe, 0):
+                raise ValidationError({"confirm_timeframe": "The confirmation timeframe must be longer than the "
+                                                            "strategy's timeframe."})
+        if self.indicators in (None, ""):
+            self.indicators = {}
+
+    @property
+    def indicator_config(self) -> dict:
+        """The indicators JSON with every default filled in."""
+        return validate_indicators(self.indicators)

@@ -1,0 +1,110 @@
+"""Shared fixtures. The suite runs on a real PostgreSQL and a real Redis (``make test`` sets both)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from decimal import Decimal
+
+import pytest
+from django.conf import settings
+
+from tests.helpers import ManagedProcess, postgres_admin_connection, wait_until
+
+
+def pytest_configure(config):
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if "postgresql" not in engine and not os.environ.get("TRADEBOT_ALLOW_SQLITE_TESTS"):
+        raise pytest.UsageError(
+            "The test suite runs on PostgreSQL: set DATABASE_URL=postgres://... and REDIS_URL=redis://... "
+            "(`make test` does both).")
+    if settings.EMBEDDED_REDIS:
+        raise pytest.UsageError("The test suite needs REDIS_URL=redis://... (`make test` sets it).")
+
+
+@pytest.fixture
+def user(django_user_model):
+    return django_user_model.objects.create_superuser("trader", "trader@example.com", "correct-horse-battery")
+
+
+@pytest.fixture
+def logged_in_client(client, user):
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def api_client(user):
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(user)
+    return api
+
+
+@pytest.fixture
+def anonymous_api_client():
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+@pytest.fixture
+def make_strategy(db):
+    from strategies.models import Strategy
+
+    def make(**overrides):
+        values = {
+            "name": f"strategy-{uuid.uuid4().hex[:8]}",
+            "type": "scalping",
+            "is_active": True,
+            "symbols": ["BTCUSDT"],
+            "timeframe": "5",
+            "risk_percentage": Decimal("1"),
+            "max_positions": 3,
+            "stop_loss_percentage": Decimal("1"),
+            "take_profit_percentage": Decimal("2"),
+        }
+        values.update(overrides)
+        return Strategy.objects.create(**values)
+
+    return make
+
+
+@pytest.fixture
+def database_url_of_test_db(transactional_db):
+    """DATABASE_URL naming the test database, for subprocesses that must see what the test writes."""
+    db = settings.DATABASES["default"]
+    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
+    return f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+@pytest.fixture
+def fresh_database_url():
+    """An empty PostgreSQL database, dropped afterwards: for proving what ``migrate`` creates."""
+    name = f"tradebot_fresh_{uuid.uuid4().hex[:10]}"
+    db = settings.DATABASES["default"]
+    with postgres_admin_connection() as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
+    yield f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{name}"
+    with postgres_admin_connection() as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def celery_worker_process(database_url_of_test_db, tmp_path):
+    """A real ``celery worker`` process on its own queue, reading the real Redis broker."""
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    env = dict(os.environ, DATABASE_URL=database_url_of_test_db, TRADEBOT_DATA_DIR=str(tmp_path))
+    process = ManagedProcess(
+        ["-m", "celery", "-A", "tradebot", "worker", "--loglevel", "INFO", "--pool", "solo",
+         "--queues", queue, "--hostname", f"{queue}@%h", "--without-gossip", "--without-mingle",
+         "--without-heartbeat"],
+        env=env, name="worker")
+    process.start()
+    wait_until(lambda: "ready." in process.output(), timeout=30, what="the Celery worker to be ready",
+               on_timeout=process.output)
+    process.queue = queue
+    yield process
+    process.stop()

@@ -1,0 +1,114 @@
+"""Small tools the tests share: waiting, child processes, the PostgreSQL maintenance connection."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def wait_until(condition, *, timeout: float = 10, interval: float = 0.05, what: str = "the condition",
+               on_timeout=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(interval)
+    detail = f"\n--- output ---\n{on_timeout()}" if on_timeout else ""
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}{detail}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ManagedProcess:
+    """A child Python process whose output is collected, stopped (with its children) at the end."""
+
+    def __init__(self, args: list[str], *, env: dict, name: str, cwd: Path = REPO):
+        self.argv = [sys.executable, *args]
+        self.env = dict(env, PYTHONUNBUFFERED="1")
+        self.name = name
+        self.cwd = cwd
+        self.process: subprocess.Popen | None = None
+        self._lines: list[str] = []
+        self._lock = threading.Lock()
+
+    def start(self):
+        self.process = subprocess.Popen(self.argv, cwd=self.cwd, env=self.env, stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        threading.Thread(target=self._pump, daemon=True).start()
+        return self
+
+    def _pump(self):
+        for raw in iter(self.process.stdout.readline, b""):
+            with self._lock:
+                self._lines.append(raw.decode(errors="replace"))
+
+    def output(self) -> str:
+        with self._lock:
+            return "".join(self._lines)
+
+    def send_signal(self, sig):
+        self.process.send_signal(sig)
+
+    def stop(self, timeout: float = 30):
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+def descendants(pid: int) -> set[int]:
+    """Every living process below ``pid`` (read from /proc)."""
+    found, frontier = set(), [pid]
+    while frontier:
+        parent = frontier.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            try:
+                children = (task / "children").read_text().split()
+            except OSError:
+                continue
+            for child in map(int, children):
+                if child not in found:
+                    found.add(child)
+                    frontier.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+@contextmanager
+def postgres_admin_connection():
+    """Autocommit connection to the server's ``postgres`` database, for CREATE/DROP DATABASE."""
+    import psycopg
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    connection = psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"] or None,
+                                 dbname="postgres", autocommit=True)
+    try:
+        yield connection
+    finally:
+        connection.close()

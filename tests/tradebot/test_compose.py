@@ -1,0 +1,39 @@
+"""No Docker engine runs here, so the compose file is checked by parsing it."""
+
+import yaml
+
+from tests.helpers import REPO
+from tradebot.config import SETTINGS
+
+
+def load():
+    return yaml.safe_load((REPO / "docker-compose.yml").read_text())
+
+
+def test_it_runs_postgres_redis_web_worker_and_beat_from_one_image():
+    services = load()["services"]
+    assert {"postgres", "redis", "migrate", "web", "worker", "beat"} <= set(services)
+    app_services = [services[name] for name in ("migrate", "web", "worker", "beat")]
+    assert {service["image"] for service in app_services} == {"tradebot:latest"}
+    assert all(service["build"] == "." for service in app_services)
+    assert services["web"]["command"][:3] == ["python", "-m", "daphne"]
+    assert services["web"]["command"][-1] == "tradebot.asgi:application"
+    assert services["worker"]["command"][:4] == ["celery", "-A", "tradebot", "worker"]
+    assert "django_celery_beat.schedulers:DatabaseScheduler" in services["beat"]["command"]
+
+
+def test_the_app_talks_to_the_compose_postgres_and_redis():
+    services = load()["services"]
+    environment = services["worker"]["environment"]
+    assert environment["DATABASE_URL"].startswith("postgres://") and "@postgres:5432/" in environment["DATABASE_URL"]
+    assert environment["REDIS_URL"] == "redis://redis:6379/0"
+    known = {setting.name for setting in SETTINGS}
+    assert set(environment) <= known
+    assert services["web"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+
+
+def test_the_image_installs_the_pinned_requirements():
+    dockerfile = (REPO / "Dockerfile").read_text()
+    assert "pip install --no-cache-dir -r requirements.txt" in dockerfile
+    assert "USER tradebot" in dockerfile

@@ -1,0 +1,58 @@
+"""The dashboard socket: logged-in users only; events published by any process reach it."""
+
+from decimal import Decimal
+
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import AnonymousUser
+
+from tradebot.asgi import application
+from tradebot.consumers import DashboardConsumer
+from tradebot.events import Event, publish
+
+ORIGIN = [(b"origin", b"http://127.0.0.1")]
+
+
+def communicator_for(user):
+    communicator = WebsocketCommunicator(DashboardConsumer.as_asgi(), "/ws/")
+    communicator.scope["user"] = user
+    return communicator
+
+
+def test_an_anonymous_socket_is_refused():
+    async def scenario():
+        communicator = WebsocketCommunicator(application, "/ws/", headers=ORIGIN)
+        connected, _ = await communicator.connect()
+        assert connected is False
+
+    async_to_sync(scenario)()
+
+
+def test_a_foreign_origin_is_refused(django_user_model, transactional_db):
+    async def scenario():
+        communicator = WebsocketCommunicator(application, "/ws/", headers=[(b"origin", b"http://evil.example")])
+        connected, _ = await communicator.connect()
+        assert connected is False
+
+    async_to_sync(scenario)()
+
+
+def test_a_logged_in_socket_receives_published_events(user, transactional_db):
+    async def scenario():
+        communicator = communicator_for(user)
+        connected, _ = await communicator.connect()
+        assert connected
+        await sync_to_async(publish)(Event.TRADE_EXECUTED, {"symbol": "BTCUSDT", "price": Decimal("70000.5")})
+        message = await communicator.receive_json_from(timeout=5)
+        await communicator.disconnect()
+        return message
+
+    assert async_to_sync(scenario)() == {"event": "tradeExecuted", "data": {"symbol": "BTCUSDT", "price": "70000.5"}}
+
+
+def test_an_anonymous_user_in_scope_is_refused():
+    async def scenario():
+        connected, _ = await communicator_for(AnonymousUser()).connect()
+        assert connected is False
+
+    async_to_sync(scenario)()

@@ -1,0 +1,34 @@
+"""Shared DRF plumbing: one exception handler so every error answers with a message a person reads."""
+
+import logging
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import status
+from rest_framework.exceptions import APIException
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from exchange.errors import ExchangeError
+
+logger = logging.getLogger(__name__)
+
+
+class Conflict(APIException):
+    """The request is valid but the object's state forbids it (e.g. cancelling a filled trade)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The object's current state does not allow this."
+    default_code = "conflict"
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, DjangoValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+        return Response(detail, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, ExchangeError):
+        logger.warning("exchange error answered to API client: %s", exc)
+        body = {"detail": str(exc), "exchange_error": type(exc).__name__}
+        if exc.ret_code is not None:
+            body["ret_code"] = exc.ret_code
+        return Response(body, status=exc.http_status)
+    return drf_exception_handler(exc, context)

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class TradebotConfig(AppConfig):
+    name = "tradebot"
+    verbose_name = "Bot"

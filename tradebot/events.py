@@ -1,0 +1,49 @@
+"""Publishing live events to every open dashboard through the Channels layer.
+
+Events are sent after the surrounding transaction commits, so a browser never sees a trade that
+was rolled back. A failure to publish (Redis down) is logged and swallowed: a missed screen update
+must never fail a trade.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from enum import StrEnum
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+DASHBOARD_GROUP = "dashboard"
+
+
+class Event(StrEnum):
+    MARKET_UPDATE = "marketUpdate"
+    TRADE_EXECUTED = "tradeExecuted"
+    BALANCE_UPDATE = "balanceUpdate"
+    BOT_STATUS = "botStatus"
+    BACKTEST_PROGRESS = "backtestProgress"
+
+
+def publish(event: Event, data: dict) -> None:
+    """Send ``event`` to every dashboard once the current transaction (if any) commits."""
+    message = {"type": "bot.event", "event": str(event), "data": _plain(data)}
+    transaction.on_commit(lambda: send_now(message), robust=True)
+
+
+def send_now(message: dict) -> bool:
+    try:
+        async_to_sync(get_channel_layer().group_send)(DASHBOARD_GROUP, message)
+        return True
+    except Exception as error:  # noqa: BLE001 - the layer may be down; the trade must go on
+        logger.warning("live event not delivered: %s", error, extra={"event": message.get("event")})
+        return False
+
+
+def _plain(data: dict) -> dict:
+    """Decimals and datetimes as strings: the channel layer serialises with msgpack."""
+    return json.loads(json.dumps(data, cls=DjangoJSONEncoder))

@@ -1,0 +1,289 @@
+"""Django settings, all read from the environment through ``tradebot.config``.
+
+Every variable is listed, with its default and meaning, in ``tradebot.config.SETTINGS`` and in the
+README's settings table. A bad value stops start-up with a one-line message.
+"""
+
+from decimal import Decimal
+from pathlib import Path
+
+from tradebot.config import (
+    SECRET_SETTING_NAMES,
+    Env,
+    SettingsError,
+    embedded_redis_socket,
+    load_or_create_secret_key,
+    parse_database_url,
+    parse_email_url,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = Env()
+
+DATA_DIR = Path(env.str("TRADEBOT_DATA_DIR", str(BASE_DIR / "var"))).resolve()
+
+SECRET_KEY = env.str("SECRET_KEY") or load_or_create_secret_key(DATA_DIR)
+DEBUG = env.bool("DEBUG", False)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", [])
+for _origin in CSRF_TRUSTED_ORIGINS:
+    if "://" not in _origin:
+        raise SettingsError(f"CSRF_TRUSTED_ORIGINS: {_origin!r} needs a scheme, e.g. https://{_origin}")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_celery_beat",
+    "channels",
+    "django_htmx",
+    "tradebot",
+    "exchange",
+    "strategies",
+    "ai",
+    "trades",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "tradebot.middleware.LoginRequiredForPagesMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "tradebot.urls"
+WSGI_APPLICATION = "tradebot.wsgi.application"
+ASGI_APPLICATION = "tradebot.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "tradebot.context_processors.bot",
+            ],
+        },
+    },
+]
+
+# Database
+DATABASE_URL = env.str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'tradebot.sqlite3'}")
+DATABASES = {"default": parse_database_url(DATABASE_URL, BASE_DIR)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Redis: an external server, or the embedded one that `manage.py runbot` supervises.
+REDIS_URL = env.str("REDIS_URL")
+EMBEDDED_REDIS = REDIS_URL == ""
+REDIS_SOCKET = embedded_redis_socket(DATA_DIR)
+if REDIS_URL:
+    env.url("REDIS_URL", REDIS_URL, ("redis", "rediss"))
+    CELERY_BROKER_URL = REDIS_URL
+    _channel_host = {"address": REDIS_URL, "socket_timeout": None}
+    _cache_location = REDIS_URL
+else:
+    CELERY_BROKER_URL = f"redis+socket://{REDIS_SOCKET}?virtual_host=0"
+    _channel_host = {"address": f"unix://{REDIS_SOCKET}?db=1", "socket_timeout": None}
+    _cache_location = f"unix://{REDIS_SOCKET}?db=2"
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        # redis-py's default 5 s read timeout kills channel-layer consumers: they block longer than that.
+        "CONFIG": {"hosts": [_channel_host], "prefix": "tradebot"},
+    }
+}
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": _cache_location,
+        "KEY_PREFIX": "tradebot",
+        "OPTIONS": {"socket_timeout": 5, "socket_connect_timeout": 2},
+    }
+}
+
+# Celery
+CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves the message for another worker ...
+CELERY_TASK_REJECT_ON_WORKER_LOST = True  # ... which is safe because every order has an idempotent id.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = "UTC"
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+
+# Auth
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "login"
+ADMIN_USERNAME = env.str("ADMIN_USERNAME", "admin")
+
+SECURE_COOKIES = env.bool("SECURE_COOKIES", False)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = SECURE_COOKIES
+CSRF_COOKIE_SECURE = SECURE_COOKIES
+SECURE_SSL_REDIRECT = SECURE_COOKIES
+SECURE_HSTS_SECONDS = 31536000 if SECURE_COOKIES else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_COOKIES
+SECURE_HSTS_PRELOAD = SECURE_COOKIES
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if SECURE_COOKIES else None
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# I18n
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+BOT_TIMEZONE = env.str("BOT_TIMEZONE", "UTC")
+try:
+    import zoneinfo
+
+    zoneinfo.ZoneInfo(BOT_TIMEZONE)
+except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    raise SettingsError(f"BOT_TIMEZONE: unknown time zone {BOT_TIMEZONE!r}, e.g. UTC or Europe/Berlin") from None
+
+# Static files: whitenoise serves them from the app folders, so no collectstatic step is needed to run.
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+WHITENOISE_USE_FINDERS = True
+
+# REST framework and the OpenAPI schema
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "tradebot.api.exception_handler",
+    "COERCE_DECIMAL_TO_STRING": True,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "tradebot API",
+    "DESCRIPTION": "Self-hosted Bybit trading bot. Every endpoint requires a session or a token "
+    "(`Authorization: Token <key>`).",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Served from the installed sidecar package: the docs page works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# Bot
+CYCLE_KLINE_LIMIT = env.int("CYCLE_KLINE_LIMIT", 200, min_value=10, max_value=1000)
+CYCLE_LOCK_SECONDS = env.int("CYCLE_LOCK_SECONDS", 300, min_value=30, max_value=3600)
+MAX_ORDER_NOTIONAL = env.decimal("MAX_ORDER_NOTIONAL", "100000", min_value=Decimal("1"))
+
+# Exchange
+EXCHANGE_MODE = env.choice("EXCHANGE_MODE", "paper", ("paper", "testnet", "demo", "live"))
+BYBIT_API_KEY = env.str("BYBIT_API_KEY")
+BYBIT_API_SECRET = env.str("BYBIT_API_SECRET")
+BYBIT_BASE_URL = env.url("BYBIT_BASE_URL", "", ("http", "https")) if env.raw("BYBIT_BASE_URL") else ""
+BYBIT_WS_URL = env.url("BYBIT_WS_URL", "", ("ws", "wss")) if env.raw("BYBIT_WS_URL") else ""
+BYBIT_RECV_WINDOW = env.int("BYBIT_RECV_WINDOW", 5000, min_value=1000, max_value=60000)
+BYBIT_TIMEOUT = env.int("BYBIT_TIMEOUT", 10, min_value=1, max_value=120)
+if EXCHANGE_MODE != "paper" and not (BYBIT_API_KEY and BYBIT_API_SECRET):
+    raise SettingsError(
+        f"EXCHANGE_MODE: {EXCHANGE_MODE} trading needs BYBIT_API_KEY and BYBIT_API_SECRET; "
+        f"set both, or use EXCHANGE_MODE=paper")
+MARKET_DATA = env.choice("MARKET_DATA", "replay", ("replay", "bybit"))
+REPLAY_SPEED = env.int("REPLAY_SPEED", 1, min_value=1, max_value=1440)
+PAPER_INITIAL_BALANCE = env.decimal("PAPER_INITIAL_BALANCE", "10000", min_value=Decimal("1"))
+PAPER_FEE_RATE = env.decimal("PAPER_FEE_RATE", "0.00055", min_value=Decimal("0"), max_value=Decimal("0.01"))
+PAPER_SLIPPAGE_BPS = env.decimal("PAPER_SLIPPAGE_BPS", "2", min_value=Decimal("0"), max_value=Decimal("500"))
+CANDLE_DATA_DIR = BASE_DIR / "exchange" / "data"
+
+# AI
+OPENAI_API_KEY = env.str("OPENAI_API_KEY")
+OPENAI_BASE_URL = env.url("OPENAI_BASE_URL", "https://api.openai.com/v1", ("http", "https"))
+OPENAI_MODEL = env.str("OPENAI_MODEL", "gpt-4o-mini")
+OPENAI_TIMEOUT = env.int("OPENAI_TIMEOUT", 20, min_value=1, max_value=300)
+OPENAI_MAX_RETRIES = env.int("OPENAI_MAX_RETRIES", 2, min_value=0, max_value=5)
+OPENAI_PRICE_INPUT_PER_MTOK = env.decimal("OPENAI_PRICE_INPUT_PER_MTOK", "0.15", min_value=Decimal("0"))
+OPENAI_PRICE_OUTPUT_PER_MTOK = env.decimal("OPENAI_PRICE_OUTPUT_PER_MTOK", "0.60", min_value=Decimal("0"))
+
+# Notifications
+TELEGRAM_ENABLED = env.bool("TELEGRAM_ENABLED", False)
+TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN")
+TELEGRAM_CHAT_ID = env.str("TELEGRAM_CHAT_ID")
+TELEGRAM_API_BASE_URL = env.url("TELEGRAM_API_BASE_URL", "https://api.telegram.org", ("http", "https"))
+if TELEGRAM_ENABLED and not (TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID):
+    raise SettingsError("TELEGRAM_ENABLED: needs TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID")
+EMAIL_NOTIFICATIONS_ENABLED = env.bool("EMAIL_NOTIFICATIONS_ENABLED", False)
+NOTIFY_EMAIL_TO = env.list("NOTIFY_EMAIL_TO", [])
+if EMAIL_NOTIFICATIONS_ENABLED and not NOTIFY_EMAIL_TO:
+    raise SettingsError("EMAIL_NOTIFICATIONS_ENABLED: needs NOTIFY_EMAIL_TO (comma-separated addresses)")
+DEFAULT_FROM_EMAIL = env.str("NOTIFY_EMAIL_FROM", "tradebot@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+globals().update(parse_email_url(env.str("EMAIL_URL", "console://")))
+NOTIFY_EVENTS = env.list("NOTIFY_EVENTS", ["trade_opened", "trade_closed", "strategy_paused", "errors",
+                                           "reconciliation", "daily_summary"])
+_known_events = {"trade_opened", "trade_closed", "strategy_paused", "errors", "reconciliation", "daily_summary"}
+if set(NOTIFY_EVENTS) - _known_events:
+    raise SettingsError(f"NOTIFY_EVENTS: unknown event {sorted(set(NOTIFY_EVENTS) - _known_events)[0]!r}; "
+                        f"known: {', '.join(sorted(_known_events))}")
+DAILY_SUMMARY_HOUR = env.int("DAILY_SUMMARY_HOUR", 20, min_value=0, max_value=23)
+
+# Logging: key=value (or JSON) lines, with every known secret value masked.
+LOG_LEVEL = env.choice("LOG_LEVEL", "INFO", ("debug", "info", "warning", "error")).upper()
+LOG_FORMAT = env.choice("LOG_FORMAT", "text", ("text", "json"))
+SECRET_VALUES = [value for value in (env.raw(name) for name in SECRET_SETTING_NAMES) if value and len(value) >= 4]
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "tradebot.logs.RedactSecretsFilter"}},
+    "formatters": {"structured": {"()": "tradebot.logs.StructuredFormatter", "fmt": LOG_FORMAT}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "structured", "filters": ["redact"]},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "daphne": {"level": "WARNING"},
+        "celery": {"level": "INFO"},
+        "pybit": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},
+        "openai": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+        "websocket": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,31 @@
+from django.contrib import admin
+
+from trades.models import CycleRun, Trade
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """History is written by the bot only; the admin shows it."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Trade)
+class TradeAdmin(ReadOnlyAdmin):
+    list_display = ("id", "created_at", "strategy", "symbol", "side", "quantity", "price", "status", "exit_price",
+                    "realized_pnl", "order_link_id")
+    list_filter = ("status", "side", "strategy", "symbol")
+    search_fields = ("symbol", "order_id", "order_link_id")
+    date_hierarchy = "created_at"
+
+
+@admin.register(CycleRun)
+class CycleRunAdmin(ReadOnlyAdmin):
+    list_display = ("id", "started_at", "finished_at", "trigger", "status", "pairs", "orders", "error")
+    list_filter = ("status", "trigger")

@@ -1,0 +1,98 @@
+from django.db import models
+from django.db.models import Q
+
+
+class TradeSide(models.TextChoices):
+    BUY = "Buy", "Buy (long)"
+    SELL = "Sell", "Sell (short)"
+
+
+class TradeStatus(models.TextChoices):
+    PENDING = "pending", "Pending"  # row written, order sent or about to be; outcome not yet known
+    OPEN = "open", "Open"  # entry filled, position held
+    CLOSED = "closed", "Closed"  # position closed, exit price and realized PnL known
+    FAILED = "failed", "Failed"  # no position resulted; status_reason says why
+    CANCELLED = "cancelled", "Cancelled"  # cancelled by the operator while pending
+
+
+LIVE_STATUSES = (TradeStatus.PENDING, TradeStatus.OPEN)
+
+MONEY = {"max_digits": 20, "decimal_places": 8}
+
+
+class Trade(models.Model):
+    strategy = models.ForeignKey("strategies.Strategy", null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="trades", help_text="Empty for manual trades.")
+    symbol = models.CharField(max_length=50, db_index=True)
+    side = models.CharField(max_length=10, choices=TradeSide.choices)
+    quantity = models.DecimalField(**MONEY)
+    price = models.DecimalField(**MONEY, null=True, blank=True, help_text="Average entry fill price.")
+    stop_loss = models.DecimalField(**MONEY, null=True, blank=True)
+    take_profit = models.DecimalField(**MONEY, null=True, blank=True)
+    leverage = models.DecimalField(max_digits=5, decimal_places=2, default=1)
+    order_id = models.CharField(max_length=100, blank=True, default="", help_text="The exchange's order id.")
+    order_link_id = models.CharField(max_length=36, unique=True,
+                                     help_text="Our idempotent client order id, recorded before sending.")
+    exit_order_link_id = models.CharField(max_length=36, blank=True, default="")
+    confidence = models.PositiveSmallIntegerField(null=True, blank=True)
+    reasoning = models.TextField(blank=True, default="")
+    status = models.CharField(max_length=20, choices=TradeStatus.choices, default=TradeStatus.PENDING,
+                              db_index=True)
+    status_reason = models.TextField(blank=True, default="", help_text="Why a trade failed or was cancelled.")
+    candle_time = models.DateTimeField(null=True, blank=True, help_text="Open time of the signal candle.")
+    exit_price = models.DecimalField(**MONEY, null=True, blank=True)
+    realized_pnl = models.DecimalField(**MONEY, null=True, blank=True, help_text="Net of fees.")
+    fees = models.DecimalField(**MONEY, default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    executed_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "trades"
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["symbol", "created_at"], name="trades_symbol_created_idx")]
+        constraints = [
+            models.CheckConstraint(condition=Q(side__in=TradeSide.values), name="trade_side_known",
+                                   violation_error_message="Side must be Buy or Sell."),
+            models.CheckConstraint(condition=Q(status__in=TradeStatus.values), name="trade_status_known",
+                                   violation_error_message="Unknown trade status."),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="trade_quantity_positive",
+                                   violation_error_message="Quantity must be more than 0."),
+            models.CheckConstraint(condition=Q(confidence__isnull=True) | Q(confidence__lte=100),
+                                   name="trade_confidence_in_range",
+                                   violation_error_message="Confidence must be between 0 and 100."),
+            # One-way position mode merges every entry on a symbol into one exchange position, so the bot
+            # holds at most one live trade per symbol: a second entry could not get its own stop-loss.
+            models.UniqueConstraint(fields=["symbol"], condition=Q(status__in=["pending", "open"]),
+                                    name="one_live_trade_per_symbol",
+                                    violation_error_message="There is already a pending or open trade on this "
+                                                            "symbol."),
+        ]
+
+    def __str__(self):
+        return f"{self.side} {self.quantity} {self.symbol} [{self.status}]"
+
+
+class CycleRun(models.Model):
+    """One firing of the trading cycle, for the dashboard's "last cycle" and for auditing."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        OK = "ok", "OK"
+        FAILED = "failed", "Failed"
+
+    trigger = models.CharField(max_length=20, default="beat")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    started_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    pairs = models.PositiveIntegerField(default=0, help_text="Strategy x symbol pairs evaluated.")
+    orders = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+    worker = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self):
+        return f"cycle {self.pk} {self.status} at {self.started_at:%Y-%m-%d %H:%M:%S}"
