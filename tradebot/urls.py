@@ -14,7 +14,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    path("api/bybit/", include("exchange.urls")),
-    path("api/strategies", include("strategies.urls")),
-    path("api/trades", include("trades.urls")),
+    # Each app's urls.py spells its own prefix (bybit/, strategies, trades) with re_path and an optional
+    # trailing slash, so the seed's paths (/api/strategies/1/activate) and Django-style ones both work.
+    path("api/", include("exchange.urls")),
+    path("api/", include("strategies.urls")),
+    path("api/", include("trades.urls")),
 ]
