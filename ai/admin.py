@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from ai.models import AICall
-from trades.admin import ReadOnlyAdmin
+from tradebot.admin import ReadOnlyAdmin
 
 
 @admin.register(AICall)

@@ -1,19 +1,7 @@
 from django.contrib import admin
 
+from tradebot.admin import ReadOnlyAdmin
 from trades.models import CycleRun, Trade
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """History is written by the bot only; the admin shows it."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Trade)
