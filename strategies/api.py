@@ -1,0 +1,113 @@
+"""Strategy API, the seed's seven endpoints: list, get, create, update, delete, activate, deactivate."""
+
+import logging
+
+import django_filters
+from django.db import transaction
+from django.db.models import ProtectedError
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from strategies.models import Strategy, StrategyType
+from strategies.serializers import StrategySerializer
+from tradebot.api import Conflict
+
+logger = logging.getLogger(__name__)
+
+
+class StrategyFilter(django_filters.FilterSet):
+    type = django_filters.ChoiceFilter(choices=StrategyType.choices, help_text="scalping or trend_following")
+    is_active = django_filters.BooleanFilter(help_text="true or false")
+
+    class Meta:
+        model = Strategy
+        fields = ["type", "is_active"]
+
+
+class StrategyList(generics.ListCreateAPIView):
+    queryset = Strategy.objects.all()
+    serializer_class = StrategySerializer
+    filterset_class = StrategyFilter
+
+    @extend_schema(summary="List strategies")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(summary="Create a strategy")
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+    def perform_create(self, serializer):
+        strategy = serializer.save()
+        logger.info("strategy created", extra={"strategy": strategy.name, "user": self.request.user.get_username()})
+
+
+class StrategyDetail(generics.RetrieveUpdateDestroyAPIView):
+    queryset = Strategy.objects.all()
+    serializer_class = StrategySerializer
+
+    @extend_schema(summary="Get a strategy")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(summary="Update a strategy")
+    def put(self, request, *args, **kwargs):
+        return super().put(request, *args, **kwargs)
+
+    @extend_schema(summary="Update some fields of a strategy")
+    def patch(self, request, *args, **kwargs):
+        return super().patch(request, *args, **kwargs)
+
+    @extend_schema(summary="Delete a strategy", responses={
+        204: None, 409: OpenApiResponse(description="The strategy has trades; deactivate it instead.")})
+    def delete(self, request, *args, **kwargs):
+        return super().delete(request, *args, **kwargs)
+
+    def perform_update(self, serializer):
+        strategy = serializer.save()
+        logger.info("strategy updated", extra={"strategy": strategy.name, "user": self.request.user.get_username()})
+
+    def perform_destroy(self, strategy):
+        # Trades keep their strategy (PROTECT): the history must say which rules opened them.
+        trades = strategy.trades.count()
+        if trades:
+            raise Conflict(_has_trades(strategy, trades))
+        try:
+            with transaction.atomic():
+                strategy.delete()
+        except ProtectedError as error:  # a trade was opened between the count and the delete
+            raise Conflict(_has_trades(strategy, len(error.protected_objects))) from None
+        logger.info("strategy deleted", extra={"strategy": strategy.name, "user": self.request.user.get_username()})
+
+
+def _has_trades(strategy: Strategy, count: int) -> str:
+    return (f"Strategy \"{strategy.name}\" has {count} trade{'s' if count != 1 else ''}; "
+            f"deactivate it instead.")
+
+
+class _Switch(APIView):
+    is_active: bool
+
+    def post(self, request, pk):
+        strategy = get_object_or_404(Strategy, pk=pk)
+        if strategy.is_active != self.is_active:
+            strategy.is_active = self.is_active
+            strategy.save(update_fields=["is_active", "updated_at"])
+            logger.info("strategy %s", "activated" if self.is_active else "deactivated",
+                        extra={"strategy": strategy.name, "user": request.user.get_username()})
+        return Response(StrategySerializer(strategy).data)
+
+
+@extend_schema(summary="Activate a strategy: it trades from the next cycle", request=None,
+               responses=StrategySerializer)
+class StrategyActivate(_Switch):
+    is_active = True
+
+
+@extend_schema(summary="Deactivate a strategy: no new entries; open positions are kept", request=None,
+               responses=StrategySerializer)
+class StrategyDeactivate(_Switch):
+    is_active = False

@@ -1,0 +1,64 @@
+import copy
+
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from strategies.config import validate_indicators
+from strategies.models import TIMEFRAME_CHOICES, Strategy, StrategyType
+
+TIMEFRAMES = ", ".join(value for value, _ in TIMEFRAME_CHOICES)
+
+
+@extend_schema_field({"type": "string", "enum": ["", *(value for value, _ in TIMEFRAME_CHOICES)]})
+class ConfirmTimeframeField(serializers.ChoiceField):
+    """The same choices as ``timeframe`` plus "": described inline, because drf-spectacular warns when one
+    choice set gets two component names (TimeframeEnum, ConfirmTimeframeEnum)."""
+
+
+class StrategySerializer(serializers.ModelSerializer):
+    """A strategy as the API reads and writes it.
+
+    Field checks are the model's own validators (the admin's and, underneath, the database's
+    constraints); ``validate`` then runs the model's ``full_clean`` on the would-be result, so
+    rules that span fields (a confirmation timeframe longer than the timeframe) hold for PATCH too.
+    """
+
+    confirm_timeframe = ConfirmTimeframeField(
+        choices=[("", "none"), *TIMEFRAME_CHOICES], required=False, allow_blank=True,
+        help_text="Optional higher timeframe whose trend must agree before entering; \"\" for none.",
+        error_messages={"invalid_choice": f'"{{input}}" is not a Bybit kline interval; use one of {TIMEFRAMES}, '
+                                          f'or "" for none.'})
+    indicator_config = serializers.SerializerMethodField(
+        help_text="The indicator settings in force: the strategy's own values with every default filled in.")
+
+    class Meta:
+        model = Strategy
+        fields = ["id", "name", "type", "is_active", "symbols", "timeframe", "confirm_timeframe", "risk_percentage",
+                  "max_positions", "stop_loss_percentage", "take_profit_percentage", "leverage",
+                  "max_daily_loss_percentage", "use_ai_confirmation", "min_ai_confidence", "indicators",
+                  "indicator_config", "paused_until", "pause_reason", "created_at", "updated_at"]
+        read_only_fields = ["id", "paused_until", "pause_reason", "created_at", "updated_at"]
+        extra_kwargs = {
+            "symbols": {"required": True},
+            "type": {"error_messages": {
+                "invalid_choice": f'"{{input}}" is not a strategy type; use one of {", ".join(StrategyType.values)}.'}},
+            "timeframe": {"error_messages": {
+                "invalid_choice": f'"{{input}}" is not a Bybit kline interval; use one of {TIMEFRAMES}.'}},
+        }
+
+    def get_indicator_config(self, strategy) -> dict[str, float]:
+        return validate_indicators(strategy.indicators)
+
+    def validate(self, attrs):
+        candidate = copy.copy(self.instance) if self.instance else Strategy()
+        for name, value in attrs.items():
+            setattr(candidate, name, value)
+        try:
+            candidate.full_clean()
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(
+                {("non_field_errors" if field == NON_FIELD_ERRORS else field): messages
+                 for field, messages in error.message_dict.items()}) from None
+        return attrs
