@@ -81,6 +81,7 @@ SETTINGS: list[Setting] = [
     Setting("TELEGRAM_BOT_TOKEN", "(empty)", "Telegram Bot API token.", secret=True),
     Setting("TELEGRAM_CHAT_ID", "(empty)", "Chat that receives the messages."),
     Setting("TELEGRAM_API_BASE_URL", "https://api.telegram.org", "Bot API base URL (a proxy or a local fake)."),
+    Setting("TELEGRAM_TIMEOUT", "10", "Seconds before a Telegram API call times out (1..60)."),
     Setting("EMAIL_NOTIFICATIONS_ENABLED", "false", "Send notifications by email."),
     Setting("EMAIL_URL", "console://", "smtp://user:pass@host:port, smtp+tls://..., smtp+ssl://..., console:// or "
             "locmem://.", secret=True),
@@ -88,6 +89,9 @@ SETTINGS: list[Setting] = [
     Setting("NOTIFY_EMAIL_FROM", "tradebot@localhost", "Sender address."),
     Setting("NOTIFY_EVENTS", "trade_opened,trade_closed,strategy_paused,errors,reconciliation,daily_summary",
             "Which events are sent."),
+    Setting("TELEGRAM_EVENTS", "(NOTIFY_EVENTS)", "Events sent to Telegram (a subset of NOTIFY_EVENTS)."),
+    Setting("EMAIL_EVENTS", "(NOTIFY_EVENTS)", "Events sent by email (a subset of NOTIFY_EVENTS), e.g. "
+            "daily_summary,errors."),
     Setting("DAILY_SUMMARY_HOUR", "20", "Hour (0-23, BOT_TIMEZONE) of the daily summary."),
 ]
 

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "channels",
     "django_htmx",
     "tradebot",
+    "tradebot.notifications",
     "exchange",
     "strategies",
     "ai",
@@ -246,6 +247,7 @@ TELEGRAM_ENABLED = env.bool("TELEGRAM_ENABLED", False)
 TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN")
 TELEGRAM_CHAT_ID = env.str("TELEGRAM_CHAT_ID")
 TELEGRAM_API_BASE_URL = env.url("TELEGRAM_API_BASE_URL", "https://api.telegram.org", ("http", "https"))
+TELEGRAM_TIMEOUT = env.int("TELEGRAM_TIMEOUT", 10, min_value=1, max_value=60)
 if TELEGRAM_ENABLED and not (TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID):
     raise SettingsError("TELEGRAM_ENABLED: needs TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID")
 EMAIL_NOTIFICATIONS_ENABLED = env.bool("EMAIL_NOTIFICATIONS_ENABLED", False)
@@ -257,10 +259,15 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 globals().update(parse_email_url(env.str("EMAIL_URL", "console://")))
 NOTIFY_EVENTS = env.list("NOTIFY_EVENTS", ["trade_opened", "trade_closed", "strategy_paused", "errors",
                                            "reconciliation", "daily_summary"])
+# Per-channel filters: a channel sends an event only if both NOTIFY_EVENTS and its own list name it.
+TELEGRAM_EVENTS = env.list("TELEGRAM_EVENTS", NOTIFY_EVENTS)
+EMAIL_EVENTS = env.list("EMAIL_EVENTS", NOTIFY_EVENTS)
 _known_events = {"trade_opened", "trade_closed", "strategy_paused", "errors", "reconciliation", "daily_summary"}
-if set(NOTIFY_EVENTS) - _known_events:
-    raise SettingsError(f"NOTIFY_EVENTS: unknown event {sorted(set(NOTIFY_EVENTS) - _known_events)[0]!r}; "
-                        f"known: {', '.join(sorted(_known_events))}")
+for _name, _events in (("NOTIFY_EVENTS", NOTIFY_EVENTS), ("TELEGRAM_EVENTS", TELEGRAM_EVENTS),
+                       ("EMAIL_EVENTS", EMAIL_EVENTS)):
+    if set(_events) - _known_events:
+        raise SettingsError(f"{_name}: unknown event {sorted(set(_events) - _known_events)[0]!r}; "
+                            f"known: {', '.join(sorted(_known_events))}")
 DAILY_SUMMARY_HOUR = env.int("DAILY_SUMMARY_HOUR", 20, min_value=0, max_value=23)
 
 # Logging: key=value (or JSON) lines, with every known secret value masked.

@@ -1,0 +1,19 @@
+"""Trades in the states the notifications report on."""
+
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+from decimal import Decimal
+
+from trades.models import Trade, TradeStatus
+
+OPENED_AT = datetime(2026, 4, 10, 9, 15, tzinfo=dt_timezone.utc)
+
+
+def close(trade: Trade, *, exit_price="66300", pnl="12.28", fees="0.72", after=timedelta(hours=2, minutes=5)):
+    trade.status = TradeStatus.CLOSED
+    trade.exit_price = Decimal(exit_price)
+    trade.realized_pnl = Decimal(pnl)
+    trade.fees = Decimal(fees)
+    trade.closed_at = (trade.executed_at or OPENED_AT) + after
+    trade.save()
+    return trade
