@@ -11,6 +11,8 @@ from django.conf import settings
 
 from tests.helpers import ManagedProcess, postgres_admin_connection, wait_until
 
+pytest_plugins = ["tests.fakes.telegram_server", "tests.fakes.bybit_server", "tests.fakes.openai_server"]
+
 
 def pytest_configure(config):
     engine = settings.DATABASES["default"]["ENGINE"]
@@ -20,6 +22,8 @@ def pytest_configure(config):
             "(`make test` does both).")
     if settings.EMBEDDED_REDIS:
         raise pytest.UsageError("The test suite needs REDIS_URL=redis://... (`make test` sets it).")
+    # Password hashing is deliberately slow; tests that log in do not need it to be.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

@@ -171,4 +171,5 @@ def bot_parts(*, host: str, port: int, concurrency: int) -> list[Part]:
                         "--without-mingle"], stop_timeout=60),
         Part("beat", [python, "-m", "celery", "-A", "tradebot", "beat", "--loglevel", "INFO", "--pidfile", "",
                       "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler"]),
+        Part("market", [python, str(Path(__file__).resolve().parent.parent / "manage.py"), "stream_market"]),
     ]
