@@ -97,18 +97,30 @@ def fresh_database_url():
 
 
 @pytest.fixture
-def celery_worker_process(database_url_of_test_db, tmp_path):
-    """A real ``celery worker`` process on its own queue, reading the real Redis broker."""
-    queue = f"test-{uuid.uuid4().hex[:8]}"
-    env = dict(os.environ, DATABASE_URL=database_url_of_test_db, TRADEBOT_DATA_DIR=str(tmp_path))
-    process = ManagedProcess(
-        ["-m", "celery", "-A", "tradebot", "worker", "--loglevel", "INFO", "--pool", "solo",
-         "--queues", queue, "--hostname", f"{queue}@%h", "--without-gossip", "--without-mingle",
-         "--without-heartbeat"],
-        env=env, name="worker")
-    process.start()
-    wait_until(lambda: "ready." in process.output(), timeout=30, what="the Celery worker to be ready",
-               on_timeout=process.output)
-    process.queue = queue
-    yield process
-    process.stop()
+def celery_worker_factory(database_url_of_test_db, tmp_path):
+    """Starts real ``celery worker`` processes, each on its own queue, reading the real Redis broker."""
+    workers = []
+
+    def start(**env_overrides) -> ManagedProcess:
+        queue = f"test-{uuid.uuid4().hex[:8]}"
+        env = dict(os.environ, DATABASE_URL=database_url_of_test_db, TRADEBOT_DATA_DIR=str(tmp_path),
+                   **env_overrides)
+        process = ManagedProcess(
+            ["-m", "celery", "-A", "tradebot", "worker", "--loglevel", "INFO", "--pool", "solo",
+             "--queues", queue, "--hostname", f"{queue}@%h", "--without-gossip", "--without-mingle",
+             "--without-heartbeat"],
+            env=env, name="worker")
+        workers.append(process.start())
+        wait_until(lambda: "ready." in process.output(), timeout=30, what="the Celery worker to be ready",
+                   on_timeout=process.output)
+        process.queue = queue
+        return process
+
+    yield start
+    for process in workers:
+        process.stop()
+
+
+@pytest.fixture
+def celery_worker_process(celery_worker_factory):
+    return celery_worker_factory()

@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils import timezone
 from django.db.models import Q
 
 
@@ -73,6 +74,39 @@ class Trade(models.Model):
     def __str__(self):
         return f"{self.side} {self.quantity} {self.symbol} [{self.status}]"
 
+    @property
+    def log_extra(self) -> dict:
+        """What every log line about this trade carries."""
+        return {"strategy": self.strategy_id or "manual", "symbol": self.symbol, "order_link_id": self.order_link_id,
+                "trade": self.pk}
+
+    def transition(self, from_statuses, **changes) -> bool:
+        """Apply ``changes`` only if the trade is still in one of ``from_statuses``.
+
+        The cycle, the reconciler and the API can race on the same trade; the conditional UPDATE lets
+        exactly one of them make each change (and so send each notification once).
+        """
+        changes["updated_at"] = timezone.now()
+        changed = Trade.objects.filter(pk=self.pk, status__in=list(from_statuses)).update(**changes)
+        if changed:
+            for field, value in changes.items():
+                setattr(self, field, value)
+        return bool(changed)
+
+    def mark_open(self, *, order_id: str, price, quantity, fees, executed_at) -> bool:
+        return self.transition([TradeStatus.PENDING], status=TradeStatus.OPEN, order_id=order_id, price=price,
+                               quantity=quantity, fees=fees, executed_at=executed_at, status_reason="")
+
+    def mark_failed(self, reason: str) -> bool:
+        return self.transition([TradeStatus.PENDING], status=TradeStatus.FAILED, status_reason=reason[:2000])
+
+    def mark_cancelled(self, reason: str) -> bool:
+        return self.transition([TradeStatus.PENDING], status=TradeStatus.CANCELLED, status_reason=reason[:2000])
+
+    def mark_closed(self, *, exit_price, realized_pnl, fees, closed_at, reason: str = "") -> bool:
+        return self.transition([TradeStatus.OPEN], status=TradeStatus.CLOSED, exit_price=exit_price,
+                               realized_pnl=realized_pnl, fees=fees, closed_at=closed_at, status_reason=reason)
+
 
 class CycleRun(models.Model):
     """One firing of the trading cycle, for the dashboard's "last cycle" and for auditing."""
@@ -96,3 +130,54 @@ class CycleRun(models.Model):
 
     def __str__(self):
         return f"cycle {self.pk} {self.status} at {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+
+class StrategyLease(models.Model):
+    """Which cycle is trading a strategy right now.
+
+    Claimed with a filtered UPDATE (``expires_at <= now``) that succeeds for exactly one caller, on
+    PostgreSQL and SQLite alike; a crashed holder's lease simply expires.
+    """
+
+    strategy = models.OneToOneField("strategies.Strategy", primary_key=True, on_delete=models.CASCADE,
+                                    related_name="lease")
+    owner = models.CharField(max_length=64, blank=True, default="")
+    expires_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"lease on {self.strategy_id} by {self.owner or '-'} until {self.expires_at:%H:%M:%S}"
+
+
+class DecisionOutcome(models.TextChoices):
+    HOLD = "hold", "Hold"  # the signal said nothing to do
+    SKIPPED = "skipped", "Skipped"  # a signal, stopped by a check (risk, AI, position held, paused)
+    ENTERED = "entered", "Entered"  # an order was placed
+    FAILED = "failed", "Failed"  # something broke; detail says what
+    DRY_RUN = "dry_run", "Dry run"  # would have entered
+
+
+class Decision(models.Model):
+    """What the cycle decided for one strategy, symbol and signal candle, and why."""
+
+    strategy = models.ForeignKey("strategies.Strategy", on_delete=models.CASCADE, related_name="decisions")
+    symbol = models.CharField(max_length=50)
+    timeframe = models.CharField(max_length=10)
+    candle_time = models.DateTimeField(null=True, blank=True)
+    action = models.CharField(max_length=10)  # LONG | SHORT | HOLD, as the strategy signalled
+    outcome = models.CharField(max_length=10, choices=DecisionOutcome.choices)
+    reasons = models.JSONField(default=list)
+    detail = models.TextField(blank=True, default="")
+    price = models.DecimalField(**MONEY, null=True, blank=True)
+    ai_confidence = models.PositiveSmallIntegerField(null=True, blank=True)
+    trade = models.ForeignKey(Trade, null=True, blank=True, on_delete=models.SET_NULL, related_name="decisions")
+    created_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["strategy", "symbol", "candle_time"], name="one_decision_per_candle"),
+        ]
+        indexes = [models.Index(fields=["strategy", "symbol", "-created_at"], name="decision_latest_idx")]
+
+    def __str__(self):
+        return f"{self.strategy_id} {self.symbol} {self.action} -> {self.outcome}"

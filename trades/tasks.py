@@ -1,25 +1,89 @@
-"""Celery tasks of the trading cycle. Beat fires ``run_active_strategies`` every minute."""
+"""Celery tasks of the trading cycle. Beat fires ``run_active_strategies`` just after every minute."""
 
+from __future__ import annotations
+
+import hashlib
 import logging
-import socket
+from datetime import timedelta
 
 from celery import shared_task
+from celery.signals import worker_ready
+from django.core.cache import cache
 from django.utils import timezone
 
-from tradebot.events import Event, publish
-from trades.models import CycleRun
+from exchange.factory import get_exchange
+from strategies.models import Strategy
+from tradebot.notifications import notify
+from trades.models import CycleRun, Decision
+from trades.reconcile import reconcile
+from trades.runner import publish_status, run_strategies, start_run
 
 logger = logging.getLogger(__name__)
 
+DECISION_RETENTION = timedelta(days=7)
+FINDING_REPEAT_SECONDS = 6 * 3600
 
-@shared_task(name="trades.tasks.run_active_strategies")
-def run_active_strategies(trigger: str = "beat") -> int:
-    run = CycleRun.objects.create(trigger=trigger, worker=socket.gethostname())
-    # The strategy pass arrives with the trading cycle (issue 5); until then the cycle records that it ran.
-    run.status = CycleRun.Status.OK
+
+@shared_task(bind=True, name="trades.tasks.run_active_strategies")
+def run_active_strategies(self, trigger: str = "beat") -> int:
+    """Step 1: reconcile with the exchange, then one sub-task per active strategy."""
+    run = start_run(trigger)
+    try:
+        settle_with_exchange()
+        queue = (self.request.delivery_info or {}).get("routing_key")  # sub-tasks follow the dispatcher's queue
+        strategy_ids = list(Strategy.objects.filter(is_active=True).values_list("id", flat=True))
+        for strategy_id in strategy_ids:
+            run_strategy.apply_async(args=[strategy_id, run.pk], queue=queue, expires=55)
+        Decision.objects.filter(created_at__lt=timezone.now() - DECISION_RETENTION).delete()
+        run.status = CycleRun.Status.OK
+    except Exception as error:  # noqa: BLE001 - recorded on the run and shown on the dashboard
+        logger.exception("trading cycle failed", extra={"cycle": run.pk})
+        run.status, run.error = CycleRun.Status.FAILED, str(error)[:2000]
+        notify.error("cycle", f"The trading cycle failed: {error}")
     run.finished_at = timezone.now()
-    run.save(update_fields=["status", "finished_at"])
-    logger.info("trading cycle finished", extra={"cycle": run.pk, "trigger": trigger, "pairs": run.pairs})
-    publish(Event.BOT_STATUS, {"last_cycle_at": run.finished_at, "last_cycle_status": run.status,
-                               "last_error": run.error})
+    run.save(update_fields=["status", "error", "finished_at"])
+    logger.info("trading cycle dispatched", extra={"cycle": run.pk, "trigger": trigger, "status": run.status})
+    publish_status()
     return run.pk
+
+
+@shared_task(name="trades.tasks.run_strategy")
+def run_strategy(strategy_id: int, cycle_id: int | None = None) -> int:
+    """Steps 2-9 for one strategy on all its symbols (safe to run twice: the same ids, the same lease)."""
+    strategy = Strategy.objects.filter(pk=strategy_id, is_active=True).first()
+    if strategy is None:
+        return 0
+    run = CycleRun.objects.filter(pk=cycle_id).first() if cycle_id else None
+    report = run_strategies([strategy], run=run)
+    return report.orders
+
+
+def _first_report(finding: str) -> bool:
+    """Reconciliation runs every minute; the trader hears about the same finding once in a while, not 60x/hour."""
+    key = "reconcile-finding:" + hashlib.sha1(finding.encode()).hexdigest()
+    try:
+        return cache.add(key, 1, timeout=FINDING_REPEAT_SECONDS)
+    except Exception:  # noqa: BLE001 - no cache: better a repeated message than a silent one
+        return True
+
+
+@shared_task(name="trades.tasks.reconcile")
+def reconcile_task() -> list[str]:
+    return settle_with_exchange()
+
+
+def settle_with_exchange() -> list[str]:
+    report = reconcile(get_exchange())
+    new_findings = [finding for finding in report.findings if _first_report(finding)]
+    if new_findings:
+        notify.reconciliation(new_findings)
+    for line in report.lines():
+        logger.info("reconciliation: %s", line)
+    return report.lines()
+
+
+@worker_ready.connect
+def reconcile_on_start(sender, **kwargs):
+    """A restarted worker settles whatever a crash left pending before the next cycle."""
+    queues = getattr(getattr(sender, "task_consumer", None), "queues", None) or []
+    reconcile_task.apply_async(expires=60, queue=queues[0].name if queues else None)

@@ -121,6 +121,11 @@ class FakeBybit:
     def reject_next_order(self, ret_code: int = 110007, ret_msg: str = "ab not enough for new order") -> None:
         self._add(_Fault("reject", 1, "/v5/order/create", ret_code=ret_code, ret_msg=ret_msg))
 
+    def clear_faults(self) -> None:
+        """Cancel every switch still waiting to fire."""
+        with self._lock:
+            self._faults.clear()
+
     def set_price(self, symbol: str, price) -> None:
         self.state.set_price(symbol, Decimal(str(price)))
 

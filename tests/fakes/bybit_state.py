@@ -72,6 +72,30 @@ class FakeBybitState:
             for order in list(self.orders.values()):
                 if order["symbol"] == symbol and order["orderStatus"] == "New" and self._crosses(order, price):
                     self._execute(order, Decimal(order["price"]))
+            self._trigger_stops(symbol, Decimal(price))
+
+    def _trigger_stops(self, symbol: str, price: Decimal) -> None:
+        """A price through the position's stop-loss or take-profit closes it there, as Bybit's trigger would."""
+        position = self.positions.get(symbol)
+        if position is None or not position.size:
+            return
+        long = position.side == "Buy"
+        for level, kind in ((position.stop_loss, "StopLoss"), (position.take_profit, "TakeProfit")):
+            if level is None:
+                continue
+            hit = (price <= level if kind == "StopLoss" else price >= level) if long else (
+                price >= level if kind == "StopLoss" else price <= level)
+            if hit:
+                order = {
+                    "orderId": str(uuid.uuid4()), "orderLinkId": "", "symbol": symbol,
+                    "side": "Sell" if long else "Buy", "orderType": "Market", "price": "0", "qty": s(position.size),
+                    "orderStatus": "New", "avgPrice": "", "cumExecQty": "0", "cumExecFee": "0", "reduceOnly": True,
+                    "timeInForce": "IOC", "positionIdx": 0, "stopLoss": "", "takeProfit": "", "stopOrderType": kind,
+                    "rejectReason": "EC_NoError", "createdTime": str(now_ms()), "updatedTime": str(now_ms()),
+                    "category": "linear"}
+                self.orders[order["orderId"]] = order
+                self._execute(order, level)
+                return
 
     def instrument_rules(self, symbol: str):
         if symbol not in self.rules:

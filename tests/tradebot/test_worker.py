@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 def test_a_worker_process_runs_the_cycle_task_from_the_broker(celery_worker_process):
     run_active_strategies.apply_async(kwargs={"trigger": "test"}, queue=celery_worker_process.queue)
-    run = wait_until(lambda: CycleRun.objects.filter(trigger="test").first(), timeout=20,
+    run = wait_until(lambda: CycleRun.objects.filter(trigger="test", finished_at__isnull=False).first(), timeout=20,
                      what="the worker to record the cycle", on_timeout=celery_worker_process.output)
     assert run.status == CycleRun.Status.OK
     assert "trades.tasks.run_active_strategies" in celery_worker_process.output()

@@ -26,6 +26,7 @@ class Command(BaseCommand):
         if not skip_setup:
             call_command("migrate", interactive=False, verbosity=0)
             call_command("ensure_admin")
+            call_command("seed_demo")
         parts = bot_parts(host=host, port=port, concurrency=concurrency)
         if settings.EMBEDDED_REDIS:
             parts.insert(0, self._embedded_redis())

@@ -1,0 +1,371 @@
+"""The trading cycle (ARCHITECTURE.md, "Trading Cycle"), for a set of strategies.
+
+1. (the Celery task) pick the active strategies    2. klines for every symbol and timeframe
+3-4. indicators and signal (strategies/, pure)      5. AI confirmation when asked for (ai/)
+6. risk checks and sizing (trades/risk.py)          7-8. pending Trade row, order, fill, SL/TP
+9. live events and notifications after commit
+
+All network calls of a phase run concurrently (klines, AI questions, orders), so a hundred
+strategy x symbol pairs cost a few round trips, not a hundred. Decisions that change money (which
+entries get a slot, how big they are) are taken one strategy at a time under that strategy's lease.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+import pandas as pd
+from django.db import IntegrityError, connections, transaction
+from django.utils import timezone
+
+from exchange.base import Balance, Exchange
+from exchange.candles import candles_to_frame, closed_candles
+from exchange.errors import ExchangeError
+from strategies.models import Strategy
+from strategies.signals import Action, Signal, StrategyError, evaluate
+from trades import announce, locks
+from trades.execution import Execution, execute_entry
+from trades.models import LIVE_STATUSES, Decision, DecisionOutcome, Trade, TradeStatus
+from trades.order_ids import entry_order_link_id
+from trades.pause import check_daily_loss
+from trades.risk import EntryPlan, RiskParams, RiskRejected, plan_entry
+
+logger = logging.getLogger(__name__)
+
+AI_RECENT_CANDLES = 20
+
+
+@dataclass
+class PairOutcome:
+    strategy: Strategy
+    symbol: str
+    signal: Signal | None = None
+    frame: pd.DataFrame | None = None
+    outcome: str = DecisionOutcome.HOLD
+    detail: str = ""
+    ai_confidence: int | None = None
+    ai_reasoning: str = ""
+    plan: EntryPlan | None = None
+    trade: Trade | None = None
+
+    @property
+    def action(self) -> str:
+        return self.signal.action.value if self.signal else Action.HOLD.value
+
+    @property
+    def why(self) -> str:
+        """One line for logs and tables: the check that stopped it, the conditions that fired, or how close
+        a HOLD came (the full reasons stay on the Decision row)."""
+        if self.detail:
+            return self.detail
+        if self.signal is None:
+            return ""
+        reasons = self.signal.reasons
+        if self.signal.action != Action.HOLD:
+            return "; ".join(reasons)  # the conditions that fired
+        counts = []
+        for side in ("LONG", "SHORT"):
+            met = sum(reason.startswith(f"{side} met") for reason in reasons)
+            total = met + sum(reason.startswith(f"{side} not met") for reason in reasons)
+            if total:
+                counts.append(f"{side} {met}/{total}")
+        return f"no setup ({', '.join(counts)} conditions met)" if counts else "; ".join(reasons)
+
+    @property
+    def going(self) -> bool:
+        """Still on its way to an order (no check has stopped it yet)."""
+        return self.signal is not None and self.signal.action != Action.HOLD and self.outcome == DecisionOutcome.HOLD
+
+    def stop(self, outcome: str, detail: str) -> None:
+        self.outcome, self.detail = outcome, detail
+
+
+@dataclass
+class CycleReport:
+    pairs: list[PairOutcome] = field(default_factory=list)
+    balance: Balance | None = None
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def orders(self) -> int:
+        return sum(1 for pair in self.pairs if pair.trade is not None)
+
+
+class TradingCycle:
+    def __init__(self, *, exchange: Exchange, ai_service=None, ai_unavailable_reason: str = "",
+                 kline_limit: int = 200, lock_seconds: int = 300, max_notional: Decimal = Decimal("100000"),
+                 max_workers: int = 16, dry_run: bool = False, sleep: Callable[[float], None] = time.sleep):
+        self.exchange = exchange
+        self.ai = ai_service
+        self.ai_unavailable_reason = ai_unavailable_reason or "AI confirmation is not configured"
+        self.kline_limit = kline_limit
+        self.lock_seconds = lock_seconds
+        self.max_notional = max_notional
+        self.max_workers = max_workers
+        self.dry_run = dry_run
+        self.sleep = sleep
+
+    # Orchestration --------------------------------------------------------------------------------
+    def run(self, strategies: list[Strategy]) -> CycleReport:
+        report = CycleReport()
+        pairs = [PairOutcome(strategy, symbol) for strategy in strategies for symbol in strategy.symbols]
+        if not pairs:
+            return report
+        market_now = self.exchange.server_time()
+        frames, balance, held_symbols = self._fetch(strategies, market_now, report)
+        report.balance = balance
+        for pair in pairs:
+            self._evaluate(pair, frames)
+        going = [pair for pair in pairs if pair.going]
+        if going:
+            self._pre_checks(going, held_symbols, balance)
+            self._confirm_with_ai([pair for pair in going if pair.going])
+            entries = [pair for pair in going if pair.going]
+            if entries and balance is None:
+                for pair in entries:
+                    pair.stop(DecisionOutcome.FAILED, "balance unavailable: " + "; ".join(report.errors))
+            elif entries:
+                self._enter(entries, balance)
+        report.pairs = pairs
+        self._record(pairs)
+        self._announce_market(frames)
+        if balance is not None and not self.dry_run:
+            self._announce_balance(report)
+        return report
+
+    # Step 2: market data, fetched concurrently ----------------------------------------------------
+    def _fetch(self, strategies, market_now: datetime, report: CycleReport):
+        keys = {(symbol, strategy.timeframe) for strategy in strategies for symbol in strategy.symbols}
+        keys |= {(symbol, strategy.confirm_timeframe) for strategy in strategies if strategy.confirm_timeframe
+                 for symbol in strategy.symbols}
+
+        def klines(key):
+            symbol, interval = key
+            candles = self.exchange.get_klines(symbol, interval, self.kline_limit + 1)
+            return closed_candles(candles_to_frame(candles), interval, market_now).tail(self.kline_limit)
+
+        with ThreadPoolExecutor(max_workers=self.max_workers) as pool:
+            frame_futures = {key: pool.submit(klines, key) for key in keys}
+            balance_future = pool.submit(self.exchange.get_balance)
+            positions_future = pool.submit(self.exchange.get_positions)
+        frames = {}
+        for key, future in frame_futures.items():
+            try:
+                frames[key] = future.result()
+            except Exception as error:  # noqa: BLE001 - one symbol's failure must not stop the others
+                frames[key] = error
+        balance = held = None
+        try:
+            balance = balance_future.result()
+        except ExchangeError as error:
+            report.errors.append(f"balance: {error}")
+        try:
+            held = {position.symbol for position in positions_future.result() if position.size > 0}
+        except ExchangeError as error:
+            report.errors.append(f"positions: {error}")
+        return frames, balance, held
+
+    # Steps 3-4: indicators and signal (pure) -----------------------------------------------------
+    def _evaluate(self, pair: PairOutcome, frames: dict) -> None:
+        strategy = pair.strategy
+        frame = frames.get((pair.symbol, strategy.timeframe))
+        if isinstance(frame, Exception):
+            pair.stop(DecisionOutcome.FAILED, f"klines unavailable: {frame}")
+            return
+        higher = frames.get((pair.symbol, strategy.confirm_timeframe)) if strategy.confirm_timeframe else None
+        if isinstance(higher, Exception):
+            pair.stop(DecisionOutcome.FAILED, f"{strategy.confirm_timeframe} klines unavailable: {higher}")
+            return
+        pair.frame = frame
+        try:
+            pair.signal = evaluate(strategy.type, frame, strategy.indicator_config, higher_frame=higher)
+        except StrategyError as error:
+            pair.stop(DecisionOutcome.FAILED, f"strategy error: {error}")
+
+    # Step 6a: checks that need no AI answer (done first, so no AI question is wasted) -------------
+    def _pre_checks(self, pairs: list[PairOutcome], held_symbols: set[str] | None, balance: Balance | None) -> None:
+        now = timezone.now()
+        live = list(Trade.objects.filter(status__in=LIVE_STATUSES).values_list("strategy_id", "symbol"))
+        live_symbols = {symbol for _, symbol in live} | (held_symbols or set())
+        for strategy, group in _by_strategy(pairs).items():
+            if strategy.paused_until and strategy.paused_until > now:
+                for pair in group:
+                    pair.stop(DecisionOutcome.SKIPPED, f"paused until {strategy.paused_until:%Y-%m-%d %H:%M} UTC: "
+                                                       f"{strategy.pause_reason}")
+                continue
+            if not self.dry_run and balance and check_daily_loss(strategy, now=now, equity=balance.equity):
+                for pair in group:
+                    pair.stop(DecisionOutcome.SKIPPED, strategy.pause_reason)
+                continue
+            open_count = sum(1 for strategy_id, _ in live if strategy_id == strategy.pk)
+            for pair in group:
+                if held_symbols is None:
+                    pair.stop(DecisionOutcome.FAILED, "positions unavailable: cannot tell whether the symbol is held")
+                elif pair.symbol in live_symbols:
+                    pair.stop(DecisionOutcome.SKIPPED, f"{pair.symbol} is already held; no second entry")
+                elif open_count >= strategy.max_positions:
+                    pair.stop(DecisionOutcome.SKIPPED, f"max positions reached ({open_count}/{strategy.max_positions})")
+
+    # Step 5: AI confirmation, asked concurrently ---------------------------------------------------
+    def _confirm_with_ai(self, pairs: list[PairOutcome]) -> None:
+        asking = [pair for pair in pairs if pair.strategy.use_ai_confirmation]
+        if not asking:
+            return
+        if self.ai is None:
+            for pair in asking:
+                pair.stop(DecisionOutcome.SKIPPED, self.ai_unavailable_reason)
+            return
+        with ThreadPoolExecutor(max_workers=self.max_workers) as pool:
+            answers = list(pool.map(self._ask_ai, asking))
+        for pair, answer in zip(asking, answers, strict=True):
+            if isinstance(answer, Exception):
+                pair.stop(DecisionOutcome.SKIPPED, f"AI unavailable, not trading on a guess: "
+                                                   f"{getattr(answer, 'reason', answer)}")
+                continue
+            pair.ai_confidence, pair.ai_reasoning = answer.confidence, answer.reasoning
+            if answer.action != pair.action:
+                pair.stop(DecisionOutcome.SKIPPED, f"AI disagrees: it says {answer.action} "
+                                                   f"({answer.confidence}%): {answer.reasoning}")
+            elif answer.confidence < pair.strategy.min_ai_confidence:
+                pair.stop(DecisionOutcome.SKIPPED, f"AI confidence {answer.confidence} is below the strategy's "
+                                                   f"minimum {pair.strategy.min_ai_confidence}")
+
+    def _ask_ai(self, pair: PairOutcome):
+        try:
+            signal = pair.signal
+            return self.ai.decide(strategy=pair.strategy, symbol=pair.symbol, timeframe=pair.strategy.timeframe,
+                                  candle_time=signal.candle_time, price=signal.price, indicators=signal.indicators,
+                                  recent_candles=pair.frame.tail(AI_RECENT_CANDLES))
+        except Exception as error:  # noqa: BLE001 - AIUnavailable or anything unexpected: skip, never guess
+            return error
+        finally:
+            connections.close_all()  # this pool thread's own connection; the pool goes away after the phase
+
+    # Steps 6b-8: slots, sizing, pending rows, orders ------------------------------------------------
+    def _enter(self, pairs: list[PairOutcome], balance: Balance) -> None:
+        available = balance.available
+        with ExitStack() as leases:
+            ready: list[PairOutcome] = []
+            for strategy, group in _by_strategy(pairs).items():
+                if not self.dry_run and not leases.enter_context(locks.strategy_lease(strategy.pk,
+                                                                                      self.lock_seconds)):
+                    for pair in group:
+                        pair.stop(DecisionOutcome.SKIPPED, "another cycle is trading this strategy right now")
+                    continue
+                available = self._plan(strategy, group, balance, available)
+                ready += [pair for pair in group if pair.plan is not None and pair.going]
+            if self.dry_run:
+                for pair in ready:
+                    pair.stop(DecisionOutcome.DRY_RUN, f"would {pair.plan.side} {pair.plan.qty} at ~"
+                                                       f"{pair.plan.reference_price}")
+                return
+            for pair in ready:
+                self._record_pending(pair)
+            sending = [pair for pair in ready if pair.trade is not None]
+            with ThreadPoolExecutor(max_workers=self.max_workers) as pool:
+                results = list(pool.map(self._execute, sending))
+        for pair, result in zip(sending, results, strict=True):
+            outcome = DecisionOutcome.FAILED if result.outcome == "failed" else DecisionOutcome.ENTERED
+            pair.stop(outcome, result.detail or f"{result.outcome}: {pair.plan.side} {result.trade.quantity} "
+                                               f"@ {result.trade.price}")
+
+    def _plan(self, strategy: Strategy, group: list[PairOutcome], balance: Balance, available: Decimal) -> Decimal:
+        params = RiskParams.from_strategy(strategy)
+        open_count = Trade.objects.filter(strategy=strategy, status__in=LIVE_STATUSES).count()
+        for pair in group:
+            if open_count >= strategy.max_positions:
+                pair.stop(DecisionOutcome.SKIPPED, f"max positions reached ({open_count}/{strategy.max_positions})")
+                continue
+            try:
+                rules = self.exchange.get_instrument(pair.symbol)
+                pair.plan = plan_entry(action=pair.action, price=pair.signal.price, equity=balance.equity,
+                                       available=available, params=params, rules=rules,
+                                       max_notional=self.max_notional)
+            except RiskRejected as error:
+                pair.stop(DecisionOutcome.SKIPPED, f"risk: {error}")
+                continue
+            except ExchangeError as error:
+                pair.stop(DecisionOutcome.FAILED, f"instrument rules unavailable: {error}")
+                continue
+            available -= pair.plan.notional / params.leverage
+            open_count += 1
+        return available
+
+    def _record_pending(self, pair: PairOutcome) -> None:
+        """Step 7's first half: the row and its orderLinkId exist, committed, before anything is sent."""
+        plan, signal = pair.plan, pair.signal
+        link_id = entry_order_link_id(pair.strategy.pk, pair.symbol, signal.candle_time, pair.action)
+        reasoning = pair.ai_reasoning or "; ".join(signal.reasons)
+        try:
+            with transaction.atomic():
+                pair.trade = Trade.objects.create(
+                    strategy=pair.strategy, symbol=pair.symbol, side=plan.side, quantity=plan.qty,
+                    price=plan.reference_price, stop_loss=plan.stop_loss, take_profit=plan.take_profit,
+                    leverage=pair.strategy.leverage, order_link_id=link_id, confidence=pair.ai_confidence,
+                    reasoning=reasoning, candle_time=signal.candle_time, status=TradeStatus.PENDING)
+        except IntegrityError:
+            if Trade.objects.filter(order_link_id=link_id).exists():
+                pair.stop(DecisionOutcome.SKIPPED, f"this decision was already executed ({link_id})")
+            else:
+                pair.stop(DecisionOutcome.SKIPPED, f"{pair.symbol} is already held; no second entry")
+
+    def _execute(self, pair: PairOutcome) -> Execution:
+        try:
+            rules = self.exchange.get_instrument(pair.symbol)
+            return execute_entry(pair.trade, exchange=self.exchange, params=RiskParams.from_strategy(pair.strategy),
+                                 rules=rules, sleep=self.sleep)
+        finally:
+            connections.close_all()  # this pool thread's own connection; the pool goes away after the phase
+
+    # Step 9 and the decision log ------------------------------------------------------------------
+    def _record(self, pairs: list[PairOutcome]) -> None:
+        """Log every decision and keep the latest one per strategy, symbol and candle (one upsert in all)."""
+        rows = []
+        for pair in pairs:
+            signal = pair.signal
+            logger.info("decision %s -> %s: %s", pair.action, pair.outcome, pair.why, extra={
+                "strategy": pair.strategy.name, "symbol": pair.symbol,
+                "order_link_id": pair.trade.order_link_id if pair.trade else ""})
+            rows.append(Decision(
+                strategy=pair.strategy, symbol=pair.symbol, candle_time=signal.candle_time if signal else None,
+                timeframe=pair.strategy.timeframe, action=pair.action, outcome=pair.outcome,
+                reasons=list(signal.reasons) if signal else [], detail=pair.detail[:2000],
+                price=signal.price if signal else None, ai_confidence=pair.ai_confidence, trade=pair.trade))
+        Decision.objects.bulk_create(
+            rows, update_conflicts=True, unique_fields=["strategy", "symbol", "candle_time"],
+            update_fields=["timeframe", "action", "outcome", "reasons", "detail", "price", "ai_confidence", "trade",
+                           "created_at"])
+
+    def _announce_market(self, frames: dict) -> None:
+        latest = {}
+        for (symbol, _), frame in frames.items():
+            if isinstance(frame, pd.DataFrame) and not frame.empty:
+                close_time = frame.index[-1]
+                if symbol not in latest or close_time > latest[symbol][1]:
+                    latest[symbol] = (Decimal(repr(float(frame["close"].iloc[-1]))), close_time)
+        announce.prices({symbol: (price, at.to_pydatetime()) for symbol, (price, at) in latest.items()})
+
+    def _announce_balance(self, report: CycleReport) -> None:
+        balance = report.balance
+        if report.orders:
+            try:
+                balance = self.exchange.get_balance()
+                report.balance = balance
+            except ExchangeError:
+                pass
+        announce.balance_changed(balance)
+
+
+def _by_strategy(pairs: list[PairOutcome]) -> dict[Strategy, list[PairOutcome]]:
+    grouped: dict[Strategy, list[PairOutcome]] = defaultdict(list)
+    for pair in pairs:
+        grouped[pair.strategy].append(pair)
+    return grouped

@@ -1,0 +1,146 @@
+"""Making the database agree with the exchange, at start-up and before every cycle.
+
+- A ``pending`` trade is looked up by its orderLinkId: filled -> open (and protected), ended
+  without a fill -> failed, not on the exchange after a grace period -> failed. Never re-sent.
+- An ``open`` trade whose position is gone was closed by its stop-loss, take-profit or by hand:
+  it is closed with the exchange's exit price and realized PnL (fees included).
+- A position the database does not know is reported, never adopted silently.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.utils import timezone
+
+from exchange.base import Exchange, OrderStatus
+from exchange.errors import ExchangeError
+from trades.execution import confirm_open, record_exit
+from trades.models import LIVE_STATUSES, Trade, TradeStatus
+from trades.risk import RiskParams
+
+logger = logging.getLogger(__name__)
+
+# How long an order may stay invisible on the exchange before we conclude it never arrived. Bybit
+# shows an accepted order within milliseconds; a minute covers a slow network with room to spare.
+UNSEEN_ORDER_GRACE = timedelta(minutes=1)
+
+
+@dataclass
+class ReconcileReport:
+    opened: list[Trade] = field(default_factory=list)
+    failed: list[Trade] = field(default_factory=list)
+    closed: list[Trade] = field(default_factory=list)
+    unknown_positions: list[str] = field(default_factory=list)
+    mismatches: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.opened or self.failed or self.closed)
+
+    @property
+    def findings(self) -> list[str]:
+        return self.unknown_positions + self.mismatches
+
+    def lines(self) -> list[str]:
+        lines = [f"opened: trade {t.pk} {t.symbol} (order {t.order_link_id} had filled)" for t in self.opened]
+        lines += [f"failed: trade {t.pk} {t.symbol}: {t.status_reason}" for t in self.failed]
+        lines += [f"closed: trade {t.pk} {t.symbol} at {t.exit_price}, PnL {t.realized_pnl}" for t in self.closed]
+        return lines + self.findings + [f"error: {error}" for error in self.errors]
+
+
+def reconcile(exchange: Exchange, *, now: datetime | None = None,
+              sleep: Callable[[float], None] | None = None) -> ReconcileReport:
+    now = now or timezone.now()
+    report = ReconcileReport()
+    try:
+        positions = {position.symbol: position for position in exchange.get_positions() if position.size > 0}
+    except ExchangeError as error:
+        report.errors.append(f"positions unavailable: {error}")
+        return report
+    for trade in Trade.objects.filter(status=TradeStatus.PENDING).select_related("strategy"):
+        _settle_pending(trade, exchange, now, report, sleep)
+    for trade in Trade.objects.filter(status=TradeStatus.OPEN):
+        if trade.symbol not in positions:
+            _record_closed(trade, exchange, report)
+        elif positions[trade.symbol].size != trade.quantity:
+            report.mismatches.append(
+                f"{trade.symbol}: the exchange holds {positions[trade.symbol].size}, trade {trade.pk} expects "
+                f"{trade.quantity} (changed by hand?)")
+    known = set(Trade.objects.filter(status__in=LIVE_STATUSES).values_list("symbol", flat=True))
+    for symbol, position in positions.items():
+        if symbol not in known:
+            report.unknown_positions.append(
+                f"{symbol}: a {position.side} position of {position.size} that no trade of the bot opened "
+                f"(left alone)")
+    for line in report.findings:
+        logger.warning("reconciliation: %s", line)
+    return report
+
+
+def _settle_pending(trade: Trade, exchange: Exchange, now: datetime, report: ReconcileReport, sleep) -> None:
+    try:
+        order = exchange.find_order(trade.symbol, trade.order_link_id)
+    except ExchangeError as error:
+        report.errors.append(f"trade {trade.pk}: lookup of {trade.order_link_id} failed: {error}")
+        return
+    if order is None:
+        if now - trade.created_at >= UNSEEN_ORDER_GRACE and trade.mark_failed(
+                "the order never reached the exchange (no order with this orderLinkId)"):
+            report.failed.append(trade)
+        return
+    if order.status == OrderStatus.FILLED:
+        params = RiskParams.from_strategy(trade.strategy) if trade.strategy else None
+        if params is None:  # manual trade: record the fill, protection is the operator's
+            if trade.mark_open(order_id=order.order_id, price=order.avg_price, quantity=order.filled_qty,
+                               fees=order.fee, executed_at=order.updated_at or now):
+                report.opened.append(trade)
+            return
+        rules = exchange.get_instrument(trade.symbol)
+        kwargs = {"sleep": sleep} if sleep else {}
+        if confirm_open(trade, order, exchange=exchange, params=params, rules=rules, **kwargs).outcome != "failed":
+            report.opened.append(trade)
+    elif order.status.is_final:
+        if trade.mark_failed(f"the order ended {order.status} without a fill: {order.reject_reason or 'no reason'}"):
+            report.failed.append(trade)
+
+
+def _record_closed(trade: Trade, exchange: Exchange, report: ReconcileReport) -> None:
+    try:
+        closes = [c for c in exchange.get_closed_pnl(trade.symbol, since=trade.executed_at)
+                  if trade.executed_at is None or c.closed_at >= trade.executed_at]
+    except ExchangeError as error:
+        report.errors.append(f"trade {trade.pk}: closed PnL unavailable: {error}")
+        return
+    if not closes:
+        report.mismatches.append(f"{trade.symbol}: trade {trade.pk} is open but the exchange has neither a position "
+                                 f"nor a closing record yet")
+        return
+    qty = sum((c.qty for c in closes), Decimal("0"))
+    exit_price = sum((c.exit_price * c.qty for c in closes), Decimal("0")) / qty
+    realized = sum((c.realized_pnl for c in closes), Decimal("0"))
+    entry_fee = trade.fees or Decimal("0")
+    # Bybit's closedPnl already has both fees deducted; the exit fee is what is left to attribute.
+    direction = 1 if trade.side == "Buy" else -1
+    gross = direction * (exit_price - trade.price) * trade.quantity
+    exit_fee = max(Decimal("0"), gross - realized - entry_fee)
+    reason = _close_reason(trade, exit_price)
+    if record_exit(trade, exit_price=exit_price, exit_fee=exit_fee, closed_at=max(c.closed_at for c in closes),
+                   reason=reason, realized_pnl=realized):
+        report.closed.append(trade)
+
+
+def _close_reason(trade: Trade, exit_price: Decimal) -> str:
+    def near(level):
+        return level is not None and abs(exit_price - level) <= level * Decimal("0.002")
+
+    if near(trade.stop_loss):
+        return "stop-loss hit"
+    if near(trade.take_profit):
+        return "take-profit hit"
+    return "closed on the exchange (by hand or liquidation)"

@@ -1,0 +1,111 @@
+"""Risk and position sizing as pure functions: the live cycle and the backtester call these same ones.
+
+Size comes from the money at risk: ``equity x risk%`` is what the trade loses if the stop-loss is
+hit, so ``qty = risk amount / stop distance``. The result is capped by the margin available at the
+strategy's leverage and by the largest order the operator allows, then rounded *down* to the
+instrument's lot step; an order the exchange would refuse is refused here, with the reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from exchange.base import InstrumentRules, Side
+
+HUNDRED = Decimal("100")
+# Keep a little margin free for the entry fee and slippage, so a full-size order is not refused.
+MARGIN_BUFFER = Decimal("0.97")
+
+
+class RiskRejected(Exception):
+    """The trade must not be placed; ``str(error)`` says why, for the decision log."""
+
+
+@dataclass(frozen=True)
+class RiskParams:
+    risk_percentage: Decimal
+    stop_loss_percentage: Decimal
+    take_profit_percentage: Decimal
+    leverage: Decimal = Decimal("1")
+    max_positions: int = 1
+
+    @classmethod
+    def from_strategy(cls, strategy) -> "RiskParams":
+        return cls(risk_percentage=strategy.risk_percentage, stop_loss_percentage=strategy.stop_loss_percentage,
+                   take_profit_percentage=strategy.take_profit_percentage, leverage=strategy.leverage,
+                   max_positions=strategy.max_positions)
+
+
+@dataclass(frozen=True)
+class EntryPlan:
+    side: Side
+    qty: Decimal
+    reference_price: Decimal
+    stop_loss: Decimal
+    take_profit: Decimal
+    risk_amount: Decimal
+
+    @property
+    def notional(self) -> Decimal:
+        return self.qty * self.reference_price
+
+
+def side_for(action: str) -> Side:
+    return {"LONG": Side.BUY, "SHORT": Side.SELL}[action]
+
+
+def protective_prices(side: Side, entry: Decimal, params: RiskParams, rules: InstrumentRules) -> tuple[Decimal,
+                                                                                                        Decimal]:
+    """Stop-loss and take-profit at the strategy's distances from ``entry``, on the price tick."""
+    sl_fraction = params.stop_loss_percentage / HUNDRED
+    tp_fraction = params.take_profit_percentage / HUNDRED
+    if side is Side.BUY:
+        stop, target = entry * (1 - sl_fraction), entry * (1 + tp_fraction)
+    else:
+        stop, target = entry * (1 + sl_fraction), entry * (1 - tp_fraction)
+    stop, target = rules.round_price(stop), rules.round_price(target)
+    if stop <= 0 or target <= 0:
+        raise RiskRejected(f"stop-loss {stop} / take-profit {target} would not be positive prices")
+    return stop, target
+
+
+def position_size(*, equity: Decimal, available: Decimal, entry: Decimal, stop: Decimal, params: RiskParams,
+                  rules: InstrumentRules, max_notional: Decimal) -> Decimal:
+    if equity <= 0:
+        raise RiskRejected("equity is not positive")
+    distance = abs(entry - stop)
+    if distance == 0:
+        raise RiskRejected("the stop-loss is at the entry price")
+    risk_amount = equity * params.risk_percentage / HUNDRED
+    qty = risk_amount / distance
+    affordable = max(Decimal("0"), available) * params.leverage * MARGIN_BUFFER
+    cap = min(affordable, max_notional)
+    if qty * entry > cap:
+        qty = cap / entry
+    rounded = rules.round_qty(qty)
+    if rounded < rules.min_qty:
+        limit = "the margin available" if affordable <= max_notional else "MAX_ORDER_NOTIONAL"
+        raise RiskRejected(
+            f"position size {qty:.8f} {rules.symbol} is below the minimum order {rules.min_qty} "
+            f"(risk {params.risk_percentage}% of {equity:.2f} USDT, capped by {limit})")
+    if rules.min_notional and rounded * entry < rules.min_notional:
+        raise RiskRejected(f"order value {rounded * entry:.2f} USDT is below the exchange minimum {rules.min_notional}")
+    return rounded
+
+
+def plan_entry(*, action: str, price: Decimal, equity: Decimal, available: Decimal, params: RiskParams,
+               rules: InstrumentRules, max_notional: Decimal) -> EntryPlan:
+    side = side_for(action)
+    stop, target = protective_prices(side, price, params, rules)
+    qty = position_size(equity=equity, available=available, entry=price, stop=stop, params=params, rules=rules,
+                        max_notional=max_notional)
+    return EntryPlan(side=side, qty=qty, reference_price=price, stop_loss=stop, take_profit=target,
+                     risk_amount=qty * abs(price - stop))
+
+
+def daily_loss_breached(realized_today: Decimal, equity: Decimal, limit_percentage: Decimal | None) -> bool:
+    """True once today's realized loss reaches ``limit_percentage`` of equity (no limit when None)."""
+    if limit_percentage is None or realized_today >= 0:
+        return False
+    return -realized_today >= equity * limit_percentage / HUNDRED
