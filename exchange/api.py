@@ -69,6 +69,7 @@ class OrdersView(ExchangeView):
     def delete(self, request):
         query = self.valid(s.SymbolQuerySerializer, request.query_params)
         cancelled = self.exchange().cancel_all_orders(query.get("symbol"))
+        _settle_cancelled(self.exchange(), query.get("symbol"))
         return Response(s.CancelAllResultSerializer({"cancelled": cancelled}).data)
 
 
@@ -109,8 +110,10 @@ class PlaceOrderView(ExchangeView):
     @extend_schema(tags=TAG, summary="Place an order", request=s.PlaceOrderSerializer,
                    responses={201: s.OrderSerializer, **ERRORS})
     def post(self, request):
+        from trades.services import place_manual_order  # records the manual Trade before the order is sent
+
         order_request = s.PlaceOrderSerializer.to_request(self.valid(s.PlaceOrderSerializer, request.data))
-        order = services.place_order(self.exchange(), order_request)
+        order, _ = place_manual_order(order_request, exchange=self.exchange())
         return Response(s.OrderSerializer(order).data, status=status.HTTP_201_CREATED)
 
 
@@ -170,7 +173,14 @@ class CancelOrderView(ExchangeView):
         else:
             exchange.cancel_order(symbol, order_id=order_id)
         logger.info("order cancelled", extra={"symbol": symbol, "order_id": order_id})
+        _settle_cancelled(exchange, symbol)
         return Response(s.CancelResultSerializer({"order_id": order_id, "symbol": symbol, "cancelled": True}).data)
+
+
+def _settle_cancelled(exchange, symbol):
+    from trades.services import settle_cancelled_orders  # a manual order's pending trade ends with its order
+
+    settle_cancelled_orders(exchange, symbol)
 
 
 class SubscribeView(ExchangeView):

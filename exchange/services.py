@@ -24,15 +24,18 @@ def order_notional(exchange: Exchange, request: OrderRequest) -> Decimal:
     return request.qty * price
 
 
-def place_order(exchange: Exchange, request: OrderRequest, *, max_notional: Decimal | None = None) -> Order:
-    """Send ``request`` once through ``exchange``, refusing orders worth more than ``max_notional``
-    (default ``MAX_ORDER_NOTIONAL``); the request and its outcome are logged with the orderLinkId."""
+def check_notional(exchange: Exchange, request: OrderRequest, max_notional: Decimal | None = None) -> None:
+    """Refuse an opening order worth more than ``max_notional`` (default ``MAX_ORDER_NOTIONAL``)."""
     limit = settings.MAX_ORDER_NOTIONAL if max_notional is None else max_notional
-    log = {"symbol": request.symbol, "order_link_id": request.order_link_id}
     if not request.reduce_only:
         notional = order_notional(exchange, request)
         if notional > limit:
             raise InvalidOrderError(f"order value {notional:.2f} USDT is above MAX_ORDER_NOTIONAL ({limit} USDT)")
+
+
+def send_order(exchange: Exchange, request: OrderRequest) -> Order:
+    """Send ``request`` once through ``exchange``; the request and its outcome are logged with the orderLinkId."""
+    log = {"symbol": request.symbol, "order_link_id": request.order_link_id}
     logger.info("order requested: %s %s %s %s%s", request.side, request.qty, request.symbol, request.order_type,
                 f" at {request.price}" if request.price else "", extra=log)
     try:
@@ -43,6 +46,11 @@ def place_order(exchange: Exchange, request: OrderRequest, *, max_notional: Deci
     logger.info("order %s: %s filled at %s", order.status, order.filled_qty, order.avg_price,
                 extra={**log, "order_id": order.order_id})
     return order
+
+
+def place_order(exchange: Exchange, request: OrderRequest, *, max_notional: Decimal | None = None) -> Order:
+    check_notional(exchange, request, max_notional)
+    return send_order(exchange, request)
 
 
 def close_position(exchange: Exchange, symbol: str, order_link_id: str | None = None) -> Order | None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import secrets
 from datetime import datetime
 
 MAX_LENGTH = 36
@@ -31,10 +30,6 @@ def entry_order_link_id(strategy_id: int, symbol: str, candle_time: datetime, ac
 def exit_order_link_id(trade_id: int) -> str:
     """One closing order per trade: a second close request reuses the id and is refused, not doubled."""
     return f"tb-x-{trade_id}"
-
-
-def manual_order_link_id() -> str:
-    return f"man-{secrets.token_hex(16)}"
 
 
 def is_valid(link_id: str) -> bool:

@@ -5,16 +5,19 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
+from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
+from exchange import services as exchange_services
 from exchange.base import Exchange, Order, OrderRequest, OrderStatus
 from exchange.errors import ExchangeError, OrderStateUnknownError
 from tradebot.api import Conflict
 from trades import announce
 from trades.execution import Execution, await_fill, execute_exit
 from trades.models import Trade, TradeStatus
-from trades.order_ids import manual_order_link_id
 
 logger = logging.getLogger(__name__)
 
@@ -49,44 +52,59 @@ def cancel_trade(trade: Trade, *, exchange: Exchange) -> Trade:
     return trade
 
 
-def place_manual_order(request: OrderRequest, *, exchange: Exchange,
-                       sleep: Callable[[float], None] = time.sleep) -> tuple[Order | None, Trade | None]:
+def settle_cancelled_orders(exchange: Exchange, symbol: str | None = None) -> list[Trade]:
+    """After orders were cancelled through the exchange API, their pending trades become ``cancelled``
+    at once (instead of blocking the symbol until the next reconciliation)."""
+    settled = []
+    pending = Trade.objects.filter(status=TradeStatus.PENDING)
+    for trade in pending.filter(symbol=symbol) if symbol else pending:
+        order = exchange.find_order(trade.symbol, trade.order_link_id)
+        if order is not None and order.status.is_final and order.status != OrderStatus.FILLED and not order.filled_qty:
+            if trade.mark_cancelled(f"order {order.status.lower()} through the exchange API"):
+                announce.trade_failed(trade)
+                settled.append(trade)
+    return settled
+
+
+def place_manual_order(request: OrderRequest, *, exchange: Exchange, max_notional: Decimal | None = None,
+                       sleep: Callable[[float], None] = time.sleep) -> tuple[Order, Trade | None]:
     """An order from the API. An opening order is recorded as a manual Trade (no strategy) *before*
     it is sent, like the cycle's; a reduce-only order changes an existing position and gets no row."""
     if not request.order_link_id:
-        request = OrderRequest(**{**request.__dict__, "order_link_id": manual_order_link_id()})
-    trade = None
-    if not request.reduce_only:
-        try:
-            with transaction.atomic():
-                trade = Trade.objects.create(
-                    strategy=None, symbol=request.symbol, side=request.side, quantity=request.qty,
-                    price=request.price, stop_loss=request.stop_loss, take_profit=request.take_profit,
-                    order_link_id=request.order_link_id, reasoning="manual order", status=TradeStatus.PENDING)
-        except IntegrityError:
-            if Trade.objects.filter(order_link_id=request.order_link_id).exists():
-                raise Conflict(f"orderLinkId {request.order_link_id} was already used; nothing was sent.") from None
-            raise Conflict(f"{request.symbol} already has a pending or open trade; close it first, or send a "
-                           f"reduce-only order.") from None
-    extra = {"strategy": "manual", "symbol": request.symbol, "order_link_id": request.order_link_id}
-    logger.info("sending manual order", extra={**extra, "side": request.side, "qty": str(request.qty)})
+        request = replace(request, order_link_id=exchange_services.new_order_link_id())
+    exchange_services.check_notional(exchange, request, max_notional)
+    trade = None if request.reduce_only else _record_manual(request)
     try:
-        order = exchange.place_order(request)
+        order = exchange_services.send_order(exchange, request)
     except OrderStateUnknownError:
-        logger.warning("manual order state unknown; the reconciler will settle it", extra=extra)
-        raise
+        raise  # the trade stays pending; the reconciler settles it by its orderLinkId
     except ExchangeError as error:
         if trade is not None:
             trade.mark_failed(f"order refused: {error}")
         raise
-    if trade is not None:
-        order = await_fill(exchange, request.symbol, request.order_link_id, order, sleep=sleep)
-        if order is not None and order.status == OrderStatus.FILLED:
-            if trade.mark_open(order_id=order.order_id, price=order.avg_price, quantity=order.filled_qty,
-                               fees=order.fee, executed_at=order.updated_at):
-                announce.trade_opened(trade)
-        elif order is not None and order.status.is_final:
-            trade.mark_failed(f"order ended {order.status}: {order.reject_reason or 'no reason given'}")
-        elif order is not None:
-            trade.transition([TradeStatus.PENDING], order_id=order.order_id)
+    if trade is None:
+        return order, None
+    order = await_fill(exchange, request.symbol, request.order_link_id, order, sleep=sleep) or order
+    if order.status == OrderStatus.FILLED:
+        if trade.mark_open(order_id=order.order_id, price=order.avg_price, quantity=order.filled_qty,
+                           fees=order.fee, executed_at=order.updated_at or timezone.now()):
+            announce.trade_opened(trade)
+    elif order.status.is_final:
+        trade.mark_failed(f"order ended {order.status}: {order.reject_reason or 'no reason given'}")
+    else:
+        trade.transition([TradeStatus.PENDING], order_id=order.order_id)  # a resting limit order
     return order, trade
+
+
+def _record_manual(request: OrderRequest) -> Trade:
+    try:
+        with transaction.atomic():
+            return Trade.objects.create(
+                strategy=None, symbol=request.symbol, side=request.side, quantity=request.qty, price=request.price,
+                stop_loss=request.stop_loss, take_profit=request.take_profit, order_link_id=request.order_link_id,
+                reasoning="manual order", status=TradeStatus.PENDING)
+    except IntegrityError:
+        if Trade.objects.filter(order_link_id=request.order_link_id).exists():
+            raise Conflict(f"orderLinkId {request.order_link_id} was already used; nothing was sent.") from None
+        raise Conflict(f"{request.symbol} already has a pending or open trade; close it first, or send a "
+                       f"reduce-only order.") from None

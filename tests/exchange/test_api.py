@@ -49,17 +49,19 @@ def test_every_endpoint_answers(api_client, venue):
     history = api_client.get("/api/bybit/history", {"limit": 10}).json()
     assert order["order_id"] in [row["order_id"] for row in history]
 
-    far = str((price * D("0.5")).quantize(D("1")))
-    resting = api_client.post("/api/bybit/order", {"symbol": "BTCUSDT", "side": "Buy", "qty": "0.01",
+    # One live trade per symbol: the resting limit orders go on ETH, where the bot holds nothing.
+    far = str((D(api_client.get("/api/bybit/price/ETHUSDT").json()["last_price"]) * D("0.5")).quantize(D("1")))
+    resting = api_client.post("/api/bybit/order", {"symbol": "ETHUSDT", "side": "Buy", "qty": "0.1",
                                                    "order_type": "Limit", "price": far,
                                                    "order_link_id": "api-limit-1"}, format="json").json()
     assert resting["status"] == "New" and resting["order_link_id"] == "api-limit-1"
     assert [row["order_id"] for row in api_client.get("/api/bybit/orders").json()] == [resting["order_id"]]
     cancelled = api_client.delete(f"/api/bybit/order/{resting['order_id']}")
     assert cancelled.status_code == 200 and cancelled.json()["cancelled"] is True
-    api_client.post("/api/bybit/order", {"symbol": "BTCUSDT", "side": "Buy", "qty": "0.01", "order_type": "Limit",
-                                         "price": far}, format="json")
-    assert api_client.delete("/api/bybit/orders", QUERY_STRING="symbol=BTCUSDT").json() == {"cancelled": 1}
+    second = api_client.post("/api/bybit/order", {"symbol": "ETHUSDT", "side": "Buy", "qty": "0.1",
+                                                  "order_type": "Limit", "price": far}, format="json")
+    assert second.status_code == 201, second.json()  # the cancelled order's pending trade no longer blocks ETH
+    assert api_client.delete("/api/bybit/orders", QUERY_STRING="symbol=ETHUSDT").json() == {"cancelled": 1}
     assert api_client.get("/api/bybit/orders").json() == []
 
     closed = api_client.post("/api/bybit/close-position", {"symbol": "BTCUSDT"}, format="json")

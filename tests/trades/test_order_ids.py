@@ -1,6 +1,7 @@
 from datetime import UTC, datetime
 
-from trades.order_ids import entry_order_link_id, exit_order_link_id, is_valid, manual_order_link_id
+from exchange.services import new_order_link_id
+from trades.order_ids import entry_order_link_id, exit_order_link_id, is_valid
 
 CANDLE = datetime(2026, 4, 1, 12, 5, tzinfo=UTC)
 
@@ -21,5 +22,5 @@ def test_a_different_strategy_symbol_candle_or_action_gets_a_different_id():
 
 def test_every_id_fits_bybit_rules_even_for_long_symbols():
     long_symbol = entry_order_link_id(123456, "1000000BABYDOGEPEPEUSDT", CANDLE, "SHORT")
-    for link_id in (long_symbol, exit_order_link_id(99999999), manual_order_link_id()):
+    for link_id in (long_symbol, exit_order_link_id(99999999), new_order_link_id()):
         assert is_valid(link_id) and len(link_id) <= 36, link_id
