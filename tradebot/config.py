@@ -51,7 +51,8 @@ SETTINGS: list[Setting] = [
     # Bot
     Setting("BOT_TIMEZONE", "UTC", "Time zone for daily limits and the daily summary."),
     Setting("CYCLE_KLINE_LIMIT", "200", "Candles fetched per symbol and timeframe each cycle (10..1000)."),
-    Setting("CYCLE_LOCK_SECONDS", "300", "How long a cycle may hold a strategy's lock before it is considered dead."),
+    Setting("CYCLE_LOCK_SECONDS", "120", "How long a cycle may hold a strategy's lock before another may take it "
+            "(a holder that died on the same host is replaced at once)."),
     Setting("MAX_ORDER_NOTIONAL", "100000", "Largest order value (USDT) the bot or the API will send."),
     # Exchange
     Setting("EXCHANGE_MODE", "paper", "paper (simulated fills), testnet, demo (Bybit demo trading) or live."),

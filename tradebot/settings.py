@@ -211,7 +211,7 @@ SPECTACULAR_SETTINGS = {
 
 # Bot
 CYCLE_KLINE_LIMIT = env.int("CYCLE_KLINE_LIMIT", 200, min_value=10, max_value=1000)
-CYCLE_LOCK_SECONDS = env.int("CYCLE_LOCK_SECONDS", 300, min_value=30, max_value=3600)
+CYCLE_LOCK_SECONDS = env.int("CYCLE_LOCK_SECONDS", 120, min_value=30, max_value=3600)
 MAX_ORDER_NOTIONAL = env.decimal("MAX_ORDER_NOTIONAL", "100000", min_value=Decimal("1"))
 
 # Exchange

@@ -101,7 +101,7 @@ class CycleReport:
 
 class TradingCycle:
     def __init__(self, *, exchange: Exchange, ai_service=None, ai_unavailable_reason: str = "",
-                 kline_limit: int = 200, lock_seconds: int = 300, max_notional: Decimal = Decimal("100000"),
+                 kline_limit: int = 200, lock_seconds: int = 120, max_notional: Decimal = Decimal("100000"),
                  max_workers: int = 16, dry_run: bool = False, sleep: Callable[[float], None] = time.sleep):
         self.exchange = exchange
         self.ai = ai_service
