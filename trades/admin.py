@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from trades.backtest import admin as _backtest_admin  # noqa: F401  (registers BacktestRun)
 from tradebot.admin import ReadOnlyAdmin
 from trades.models import CycleRun, Trade
 

@@ -181,3 +181,6 @@ class Decision(models.Model):
 
     def __str__(self):
         return f"{self.strategy_id} {self.symbol} {self.action} -> {self.outcome}"
+
+
+from trades.backtest.models import BacktestRun  # noqa: E402,F401

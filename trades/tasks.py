@@ -14,6 +14,7 @@ from django.utils import timezone
 from exchange.factory import get_exchange
 from strategies.models import Strategy
 from tradebot.notifications import notify
+from trades.backtest.tasks import run_backtest  # noqa: F401  (the worker discovers each app's tasks.py only)
 from trades.models import CycleRun, Decision
 from trades.reconcile import reconcile
 from trades.runner import publish_status, run_strategies, start_run

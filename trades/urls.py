@@ -1,4 +1,4 @@
-from django.urls import re_path
+from django.urls import include, re_path
 
 from trades import api
 
@@ -9,4 +9,5 @@ urlpatterns = [
     re_path(r"^trades/symbol/(?P<symbol>[A-Za-z0-9]{1,30})/?$", api.TradesBySymbol.as_view(), name="trades-by-symbol"),
     re_path(r"^trades/(?P<pk>[0-9]+)/close/?$", api.CloseTrade.as_view(), name="trade-close"),
     re_path(r"^trades/(?P<pk>[0-9]+)/cancel/?$", api.CancelTrade.as_view(), name="trade-cancel"),
+    re_path(r"^", include("trades.backtest.urls")),
 ]

@@ -1,0 +1,347 @@
+"""The simulation: signals in, trades and an equity curve out. No Django, no I/O.
+
+It makes the live cycle's decisions with the live cycle's functions:
+
+- sizing and protective prices: ``trades.risk`` (``plan_entry``, ``protective_prices``,
+  ``daily_loss_breached``), called as ``trades.cycle`` calls them: sized at the signal candle's close,
+  stop-loss and take-profit placed from the fill price;
+- which candle triggers a stop and which of stop-loss / take-profit it is (the stop when one candle
+  reaches both; a gap fills at the open): ``exchange.fills.stop_or_take_profit``, the paper exchange's.
+
+Timing, as the live cycle sees it: a signal on a closed candle fills at the next 1-minute open; the
+position's stops are checked from its entry candle on; a stop reached inside a minute is known when
+that minute closes, so the next entry can come at the following open (a stop reached by the open
+itself is settled before the cycle decides, so an entry may follow at that same open). While a
+position is open, further signals are skipped ("already held"), as in the live cycle; with
+``reverse=True`` (the benchmark's rule, not a live one) an opposite signal closes and reverses it.
+
+Speed: nothing runs per candle in Python. Finding where a stop triggers scans the high/low arrays in
+growing blocks, the equity curve is a cumulative sum, and Python runs once per signal, in floats.
+Money in floats is only for deciding and plotting: ``trades.backtest.ledger`` replays every trade
+through ``exchange.fills`` in Decimal for the stored report (the tests hold the two to 1e-6 USDT).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+
+from exchange import fills
+from exchange.base import InstrumentRules, Side
+from trades.backtest.inputs import SignalEvents
+from trades.risk import RiskParams, RiskRejected, daily_loss_breached, plan_entry, protective_prices
+
+ZERO = Decimal("0")
+ENTERED, HELD, RISK, PAUSED, AI_SKIPPED, MARGIN = "entered", "held", "risk", "paused", "ai", "margin"
+OUTCOMES = (ENTERED, HELD, RISK, PAUSED, AI_SKIPPED, MARGIN)
+TICK_EPSILON = 1e-6  # in ticks: float noise in price / tick, far below any real distance to a tick
+
+
+def dec(value: float) -> Decimal:
+    """A float price as the Decimal it was written as (its shortest repr), like ``exchange.candles``."""
+    return Decimal(repr(float(value)))
+
+
+@dataclass(frozen=True)
+class Minutes:
+    """1-minute candles as plain arrays (what the per-candle work runs on)."""
+
+    start: np.ndarray  # int64 ns, open time
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    day: np.ndarray  # int64: calendar day number in the bot's time zone (for the daily-loss limit)
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, timezone: str = "UTC") -> Minutes:
+        index = frame.index if frame.index.tz is not None else frame.index.tz_localize("UTC")
+        index = index.as_unit("ns")  # pandas keeps a file's resolution (often ms); the engine counts in ns
+        day = index.tz_convert(timezone).tz_localize(None).asi8 // 86_400_000_000_000
+        return cls(start=index.asi8, open=frame["open"].to_numpy(dtype="float64"),
+                   high=frame["high"].to_numpy(dtype="float64"), low=frame["low"].to_numpy(dtype="float64"),
+                   close=frame["close"].to_numpy(dtype="float64"), day=np.asarray(day, dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    rules: InstrumentRules
+    risk: RiskParams
+    initial_balance: Decimal = Decimal("10000")
+    fee_rate: Decimal = Decimal("0.00055")
+    slippage_bps: Decimal = Decimal("2")
+    max_notional: Decimal = Decimal("100000")
+    fixed_qty: Decimal | None = None  # None: sized by trades.risk.plan_entry, as live
+    protective_stops: bool = True  # stop-loss and take-profit from trades.risk.protective_prices, as live
+    reverse: bool = False  # an opposite signal closes and reverses the position (not a live rule)
+    daily_loss_limit: Decimal | None = None  # the strategy's max_daily_loss_percentage
+
+
+@dataclass(slots=True)
+class SimTrade:
+    side: str  # Buy (long) or Sell (short)
+    direction: int  # +1 long, -1 short
+    qty: Decimal
+    size: float  # qty as a float, for the arithmetic
+    signal_time: int  # ns, open time of the signal candle
+    entry_bar: int
+    entry_price: float
+    entry_fee: float
+    stop_loss: Decimal | None
+    take_profit: Decimal | None
+    exit_bar: int = -1  # -1 while open
+    exit_price: float = 0.0
+    exit_fee: float = 0.0
+    exit_reason: str = ""  # stop_loss, take_profit or reverse
+    gross: float = 0.0  # price PnL before fees
+    pnl: float = 0.0  # net of both fees (Bybit's closed PnL)
+
+
+@dataclass(frozen=True)
+class _Exit:
+    bar: int
+    at_open: bool  # reached by the candle's open: settled before the cycle decides at that minute
+    trigger: fills.Trigger
+
+    @property
+    def free_at(self) -> int:
+        """The first minute at which the live cycle could enter again."""
+        return self.bar if self.at_open else self.bar + 1
+
+
+@dataclass
+class EngineResult:
+    trades: list[SimTrade]  # closed, in order
+    open_trade: SimTrade | None  # still open after the last candle (marked to market, no exit fee)
+    equity: np.ndarray  # float per 1-minute candle from trade_from: cash + unrealized PnL at its close
+    exposure: np.ndarray  # bool per candle from trade_from: a position was held at its close
+    outcomes: list[str]  # per signal event: one of OUTCOMES
+    details: list[str]  # per signal event: why it was skipped ("" when entered)
+    final_equity: float
+    fees_paid: float
+    trade_from: int
+
+
+class Prices:
+    """``exchange.fills.slipped_price`` in floats (the fee is qty x price x rate), for deciding inside the loop.
+
+    The stored figures do not come from here: ``trades.backtest.ledger`` recomputes every fill with the
+    Decimal originals, and the tests hold the two together.
+    """
+
+    def __init__(self, config: EngineConfig):
+        self.slippage = float(config.slippage_bps) / 10_000
+        self.rate = float(config.fee_rate)
+        tick = config.rules.tick_size
+        self.tick = float(tick) if tick else 0.0
+        self.places = max(0, -tick.normalize().as_tuple().exponent) if tick else 0
+
+    def slipped(self, direction: int, price: float) -> float:
+        buy = direction > 0
+        moved = price * (1 + self.slippage if buy else 1 - self.slippage)
+        if not self.tick:
+            return moved
+        steps = moved / self.tick
+        steps = math.ceil(steps - TICK_EPSILON) if buy else math.floor(steps + TICK_EPSILON)
+        return round(steps * self.tick, self.places)
+
+
+class _Simulation:
+    def __init__(self, minutes: Minutes, config: EngineConfig):
+        self.m, self.c, self.prices = minutes, config, Prices(config)
+        self.cash = float(config.initial_balance)
+        self.fees = 0.0
+        self.trades: list[SimTrade] = []
+        self.realized_by_day: dict[int, float] = {}
+        self.paused_day: int | None = None
+        self.fixed_qty = Decimal(config.fixed_qty) if config.fixed_qty is not None else None
+        self.fixed_size = float(self.fixed_qty) if self.fixed_qty is not None else 0.0
+        self.leverage = float(config.risk.leverage)
+
+    def pause_reason(self, bar: int) -> str:
+        limit = self.c.daily_loss_limit
+        if limit is None:
+            return ""
+        day = int(self.m.day[bar])
+        realized = dec(round(self.realized_by_day.get(day, 0.0), 8))
+        if self.paused_day == day or daily_loss_breached(realized, dec(round(self.cash, 8)), limit):
+            self.paused_day = day
+            return f"paused: daily loss limit {limit}% of equity reached ({realized:.2f} USDT realized that day)"
+        return ""
+
+    def open(self, action: int, bar: int, reference: float, signal_time: int) -> tuple[SimTrade | None, str, str]:
+        c = self.c
+        qty = self.fixed_qty
+        if qty is None:
+            try:
+                qty = plan_entry(action="LONG" if action > 0 else "SHORT", price=dec(reference),
+                                 equity=dec(round(self.cash, 8)), available=dec(round(self.cash, 8)), params=c.risk,
+                                 rules=c.rules, max_notional=c.max_notional).qty
+            except RiskRejected as error:
+                return None, RISK, f"risk: {error}"
+        size = self.fixed_size if qty is self.fixed_qty else float(qty)
+        price = self.prices.slipped(action, float(self.m.open[bar]))
+        fee = size * price * self.prices.rate
+        needed = size * price / self.leverage + fee
+        if needed > self.cash:  # the paper exchange refuses it ("ab not enough for new order")
+            return None, MARGIN, f"margin: needs {needed:.2f} USDT, {self.cash:.2f} available"
+        stop = target = None
+        if c.protective_stops:
+            stop, target = protective_prices(Side.BUY if action > 0 else Side.SELL, dec(price), c.risk, c.rules)
+        self.cash -= fee
+        self.fees += fee
+        trade = SimTrade(side=fills.BUY if action > 0 else fills.SELL, direction=action, qty=qty, size=size,
+                         signal_time=signal_time, entry_bar=bar, entry_price=price,
+                         entry_fee=fee, stop_loss=stop, take_profit=target)
+        return trade, ENTERED, ""
+
+    def find_exit(self, trade: SimTrade) -> _Exit | None:
+        """The first candle, from the entry's on, whose range triggers the stop-loss or take-profit."""
+        if trade.stop_loss is None and trade.take_profit is None:
+            return None
+        m, long_ = self.m, trade.direction > 0
+        stop = float(trade.stop_loss) if trade.stop_loss else None
+        target = float(trade.take_profit) if trade.take_profit else None
+        bar = trade.entry_bar
+        while (bar := first_touch(m.low, m.high, bar, stop, target, long_)) >= 0:
+            o, h, lo = float(m.open[bar]), float(m.high[bar]), float(m.low[bar])
+            trigger = fills.stop_or_take_profit(trade.side, stop, target, o, h, lo)
+            if trigger is not None:
+                at_open = fills.stop_or_take_profit(trade.side, stop, target, o, o, o) is not None
+                return _Exit(bar, at_open, trigger)
+            bar += 1
+        return None
+
+    def close(self, trade: SimTrade, bar: int, price: float, reason: str) -> None:
+        fill = self.prices.slipped(-trade.direction, price)
+        fee = trade.size * fill * self.prices.rate
+        gross = (fill - trade.entry_price) * trade.size * trade.direction
+        self.cash += gross - fee
+        self.fees += fee
+        trade.exit_bar, trade.exit_price, trade.exit_fee, trade.exit_reason = bar, fill, fee, reason
+        trade.gross, trade.pnl = gross, gross - trade.entry_fee - fee
+        if self.c.daily_loss_limit is not None:
+            day = int(self.m.day[bar])
+            self.realized_by_day[day] = self.realized_by_day.get(day, 0.0) + trade.pnl
+        self.trades.append(trade)
+
+    def close_at(self, trade: SimTrade, exit_: _Exit) -> None:
+        self.close(trade, exit_.bar, exit_.trigger.price, exit_.trigger.kind)
+
+
+def simulate(minutes: Minutes, events: SignalEvents, config: EngineConfig, *, trade_from: int = 0,
+             ai_filter: Callable[[int], str] | None = None,
+             progress: Callable[[float], None] | None = None) -> EngineResult:
+    """Replay ``events`` over ``minutes``. ``ai_filter(event_index)`` returns "" to go ahead, or why not."""
+    sim = _Simulation(minutes, config)
+    outcomes: list[str] = []
+    details: list[str] = []
+    trade: SimTrade | None = None
+    exit_: _Exit | None = None
+    count = len(events)
+    every = max(1, count // 50)
+    opens = minutes.open
+    limited = config.daily_loss_limit is not None
+    firsts, ends, actions, prices, times = (events.first.tolist(), events.end.tolist(), events.action.tolist(),
+                                            events.price.tolist(), events.candle_time.tolist())
+    for i in range(count):
+        if progress is not None and i % every == 0:
+            progress(i / count)
+        first, end, action = firsts[i], ends[i], actions[i]
+        if trade is not None:
+            if exit_ is not None and (exit_.bar < first or (exit_.bar == first and exit_.at_open)):
+                sim.close_at(trade, exit_)
+            elif config.reverse and trade.direction != action:
+                sim.close(trade, first, float(opens[first]), "reverse")
+            elif exit_ is not None and exit_.free_at < end:  # stopped out while this signal is still fresh
+                sim.close_at(trade, exit_)
+                first = exit_.free_at
+            else:
+                outcomes.append(HELD)
+                details.append(f"{'long' if trade.direction > 0 else 'short'} position already held")
+                continue
+            trade = exit_ = None
+        why, skipped = (sim.pause_reason(first) if limited else ""), PAUSED
+        if not why and ai_filter is not None:
+            why, skipped = ai_filter(i), AI_SKIPPED
+        if why:
+            outcomes.append(skipped)
+            details.append(why)
+            continue
+        trade, outcome, why = sim.open(action, first, prices[i], times[i])
+        outcomes.append(outcome)
+        details.append(why)
+        if trade is not None:
+            exit_ = sim.find_exit(trade)
+    if trade is not None and exit_ is not None:
+        sim.close_at(trade, exit_)
+        trade = None
+    if progress is not None:
+        progress(1.0)
+    return _result(sim, trade, outcomes, details, trade_from)
+
+
+def first_touch(low: np.ndarray, high: np.ndarray, start: int, stop: float | None, target: float | None,
+                long_: bool) -> int:
+    """Index of the first candle from ``start`` whose range reaches ``stop`` or ``target``, or -1.
+
+    Scans in blocks that grow fourfold, so a stop hit soon costs a few hundred comparisons and a late
+    one never costs more than about twice the candles it had to look at.
+    """
+    inf = np.inf
+    stop = (-inf if long_ else inf) if stop is None else stop
+    target = (inf if long_ else -inf) if target is None else target
+    n, width = len(low), 256
+    while start < n:
+        stop_at = min(n, start + width)
+        if long_:
+            hit = (low[start:stop_at] <= stop) | (high[start:stop_at] >= target)
+        else:
+            hit = (high[start:stop_at] >= stop) | (low[start:stop_at] <= target)
+        k = int(hit.argmax())
+        if hit[k]:
+            return start + k
+        start, width = stop_at, min(width * 4, 1 << 18)
+    return -1
+
+
+def _result(sim: _Simulation, open_trade: SimTrade | None, outcomes: list[str], details: list[str],
+            trade_from: int) -> EngineResult:
+    m = sim.m
+    n = len(m)
+    everything = sim.trades + ([open_trade] if open_trade is not None else [])
+    entry_bar = np.array([t.entry_bar for t in everything], dtype=np.int64)
+    exit_bar = np.array([t.exit_bar if t.exit_bar >= 0 else n for t in everything], dtype=np.int64)
+    signed = np.array([t.size * t.direction for t in everything], dtype="float64")
+    entry_price = np.array([t.entry_price for t in everything], dtype="float64")
+    # Cash moves at fills: the entry fee out at the entry candle, PnL less the exit fee in at the exit candle.
+    cash = np.zeros(n + 1)
+    np.add.at(cash, entry_bar, [-t.entry_fee for t in everything])
+    np.add.at(cash, exit_bar, [t.gross - t.exit_fee for t in everything])
+    # What is held at each close ([entry, exit) per trade) and its cost, for the unrealized PnL.
+    held, cost, positions = np.zeros(n + 1), np.zeros(n + 1), np.zeros(n + 1, dtype=np.int64)
+    np.add.at(positions, entry_bar, 1)
+    np.subtract.at(positions, exit_bar, 1)
+    np.add.at(held, entry_bar, signed)
+    np.subtract.at(held, exit_bar, signed)
+    np.add.at(cost, entry_bar, signed * entry_price)
+    np.subtract.at(cost, exit_bar, signed * entry_price)
+    open_count = np.cumsum(positions[:n])
+    # Flat candles get exactly zero, not the residue of adding and removing the same float.
+    held = np.where(open_count > 0, np.cumsum(held[:n]), 0.0)
+    cost = np.where(open_count > 0, np.cumsum(cost[:n]), 0.0)
+    equity = float(sim.c.initial_balance) + np.cumsum(cash[:n]) + held * m.close - cost
+    final = sim.cash
+    if open_trade is not None and n:
+        final += (float(m.close[-1]) - open_trade.entry_price) * open_trade.size * open_trade.direction
+    return EngineResult(trades=sim.trades, open_trade=open_trade, equity=equity[trade_from:],
+                        exposure=open_count[trade_from:] > 0, outcomes=outcomes, details=details,
+                        final_equity=final, fees_paid=sim.fees, trade_from=trade_from)

@@ -1,0 +1,87 @@
+"""What the Backtests API and page accept and answer. One launch serializer serves both."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
+
+from rest_framework import serializers
+
+from strategies.models import SYMBOL_PATTERN, TIMEFRAME_CHOICES, Strategy
+from trades.backtest.data import BUNDLED, CACHE, DataError, read_source
+from trades.backtest.inputs import StrategySpec
+from trades.backtest.models import BacktestRun
+from trades.backtest.runner import RunSettings, warmup_for
+
+SUMMARY_FIELDS = ("id", "url", "name", "strategy", "status", "progress", "error", "symbol", "timeframe", "start",
+                  "end", "initial_balance", "final_equity", "total_return_pct", "trades_count", "code_version",
+                  "data_checksum", "duration_ms", "created_at", "finished_at")
+
+
+class BacktestSummarySerializer(serializers.ModelSerializer):
+    url = serializers.CharField(source="get_absolute_url", read_only=True, help_text="The run's page.")
+    # A plain string: an enum here would collide with the trades' "status" enum in the schema.
+    status = serializers.CharField(read_only=True, help_text="pending, running, done or failed.")
+
+    class Meta:
+        model = BacktestRun
+        fields = SUMMARY_FIELDS
+        read_only_fields = fields
+
+
+class BacktestDetailSerializer(BacktestSummarySerializer):
+    class Meta:
+        model = BacktestRun
+        fields = (*SUMMARY_FIELDS, "parameters", "data", "metrics", "equity_curve", "trades", "chart")
+        read_only_fields = fields
+
+
+class BacktestLaunchSerializer(serializers.Serializer):
+    strategy = serializers.PrimaryKeyRelatedField(queryset=Strategy.objects.all(), help_text="Strategy id.")
+    symbol = serializers.CharField(required=False, max_length=30, help_text="Default: the strategy's first symbol.")
+    timeframe = serializers.ChoiceField(choices=TIMEFRAME_CHOICES, required=False,
+                                        help_text="Default: the strategy's.")
+    start = serializers.DateField(required=False, help_text="First day (UTC). Default: the data's first day.")
+    end = serializers.DateField(required=False, help_text="Last day (UTC, included). Default: the data's last.")
+    initial_balance = serializers.DecimalField(max_digits=20, decimal_places=8, min_value=Decimal("1"),
+                                               default=Decimal("10000"))
+    fee_percent = serializers.DecimalField(max_digits=6, decimal_places=4, min_value=Decimal("0"),
+                                           max_value=Decimal("1"), default=Decimal("0.055"),
+                                           help_text="Taker fee per side, in percent.")
+    slippage_bps = serializers.DecimalField(max_digits=7, decimal_places=2, min_value=Decimal("0"),
+                                            max_value=Decimal("500"), default=Decimal("2"))
+    data_source = serializers.ChoiceField(choices=[BUNDLED, CACHE], default=BUNDLED,
+                                          help_text="bundled (real month in the repo) or cache (downloaded).")
+    ai = serializers.BooleanField(default=False, help_text="Replay cached AI answers (never calls the API).")
+
+    def validate(self, attrs):
+        strategy = attrs["strategy"]
+        symbol = (attrs.get("symbol") or (strategy.symbols[0] if strategy.symbols else "")).upper()
+        if not SYMBOL_PATTERN.match(symbol):
+            raise serializers.ValidationError({"symbol": f"{symbol!r} is not a USDT perpetual such as BTCUSDT."})
+        spec = StrategySpec.from_strategy(strategy)
+        if attrs.get("timeframe"):
+            spec = replace(spec, timeframe=attrs["timeframe"])
+        try:
+            frame, _ = read_source(symbol, attrs["data_source"])
+        except DataError as error:
+            raise serializers.ValidationError({"symbol": str(error)}) from None
+        first, last = frame.index[0].to_pydatetime(), frame.index[-1].to_pydatetime()
+        start = _day(attrs["start"]) if attrs.get("start") else first + warmup_for(spec)
+        end = _day(attrs["end"]) + timedelta(days=1) if attrs.get("end") else last + timedelta(minutes=1)
+        if end <= start:
+            raise serializers.ValidationError({"end": "The last day must not be before the first."})
+        if start > last or end <= first:
+            raise serializers.ValidationError({"start": f"No {symbol} candles in that range: the data covers "
+                                                        f"{first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC."})
+        attrs["spec"] = spec
+        attrs["settings"] = RunSettings(symbol=symbol, start=start, end=end, source=attrs["data_source"],
+                                        initial_balance=attrs["initial_balance"],
+                                        fee_rate=attrs["fee_percent"] / 100, slippage_bps=attrs["slippage_bps"],
+                                        use_ai=attrs["ai"])
+        return attrs
+
+
+def _day(value) -> datetime:
+    return datetime.combine(value, time.min, tzinfo=UTC)

@@ -1,0 +1,230 @@
+"""``manage.py backtest``: replay a strategy over history with the live cycle's own functions.
+
+    manage.py backtest --strategy 1 --symbol BTCUSDT --timeframe 5 --from 2026-03-24 --to 2026-04-20
+    manage.py backtest --config my_strategy.json --json
+    manage.py backtest --strategy 1 --grid ema_short=5,9,13 ema_long=21,34
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import ValidationError
+from django.core.management import BaseCommand, CommandError
+from tqdm import tqdm
+
+from exchange.errors import InvalidOrderError
+from exchange.instruments import check_symbol
+from exchange.intervals import INTERVAL_MINUTES
+from strategies.models import Strategy
+from trades.backtest import grid
+from trades.backtest.data import BUNDLED, DataError, load_candles, read_source
+from trades.backtest.inputs import StrategySpec
+from trades.backtest.report import summary_rows
+from trades.backtest.runner import RunSettings, complete, prepare, store, warmup_for
+
+TRADES_SHOWN = 20
+
+
+def parse_moment(value: str, *, end: bool = False) -> datetime:
+    """``2026-03-24`` (a whole UTC day: an end date includes that day) or an ISO date-time."""
+    try:
+        if len(value) == 10:
+            moment = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+            return moment + timedelta(days=1) if end else moment
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise CommandError(f"{value!r} is not a date (2026-03-24) or a date-time (2026-03-24T12:00)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def parse_decimal(value: str, name: str, *, minimum: Decimal = Decimal("0")) -> Decimal:
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        raise CommandError(f"{name} must be a number, got {value!r}") from None
+    if not number.is_finite() or number < minimum:
+        raise CommandError(f"{name} must be at least {minimum}, got {value}")
+    return number
+
+
+class Command(BaseCommand):
+    requires_system_checks = []  # a report in seconds: the checks would import every view first
+    help = ("Backtest a strategy over historical 1-minute candles with the live cycle's indicator, signal, risk "
+            "and fill functions; prints a report and stores it as a BacktestRun (see the Backtests page).")
+
+    def add_arguments(self, parser):
+        source = parser.add_mutually_exclusive_group(required=True)
+        source.add_argument("--strategy", type=int, metavar="ID", help="A saved strategy.")
+        source.add_argument("--config", metavar="FILE", help="A JSON file with the Strategy API's fields.")
+        parser.add_argument("--symbol", help="Default: the strategy's first symbol, or BTCUSDT.")
+        parser.add_argument("--timeframe", choices=list(INTERVAL_MINUTES), help="Override the strategy's.")
+        parser.add_argument("--from", dest="start", help="First day (UTC), e.g. 2026-03-24. Default: the data's.")
+        parser.add_argument("--to", dest="end", help="Last day (UTC, included). Default: the data's.")
+        parser.add_argument("--balance", default="10000", help="Starting USDT (default 10000).")
+        parser.add_argument("--fee", default="0.055", help="Taker fee per side in percent (default 0.055).")
+        parser.add_argument("--slippage-bps", default="2", help="Market-order slippage in basis points (default 2).")
+        parser.add_argument("--data", default=BUNDLED,
+                            help="bundled (default), cache (manage.py download_candles), or a CSV/Parquet path.")
+        parser.add_argument("--ai", action="store_true",
+                            help="Confirm signals with the AI answers stored in the decision cache (never calls "
+                                 "the API); prints how many questions it would take and their cost first.")
+        parser.add_argument("--grid", nargs="+", metavar="KEY=V1,V2",
+                            help="Sweep settings (e.g. ema_short=5,9,13 ema_long=21,34) in parallel; ranked "
+                                 "table, nothing stored.")
+        parser.add_argument("--rank", default="total_return_pct", choices=grid.RANKINGS, help="Grid ranking.")
+        parser.add_argument("--workers", type=int, default=None, help="Grid processes (default: one per core).")
+        parser.add_argument("--json", action="store_true", help="Print the report as JSON instead of tables.")
+
+    def handle(self, *args, **options):
+        spec = self._spec(options)
+        run = self._settings(spec, options)
+        try:
+            if options["grid"]:
+                return self._grid(spec, run, options)
+            return self._single(spec, run, options)
+        except (DataError, ValidationError, InvalidOrderError) as error:
+            raise CommandError(_message(error)) from None
+
+    # Inputs ---------------------------------------------------------------------------------------
+    def _spec(self, options) -> StrategySpec:
+        try:
+            if options["strategy"] is not None:
+                strategy = Strategy.objects.filter(pk=options["strategy"]).first()
+                if strategy is None:
+                    raise CommandError(f"No strategy with id {options['strategy']}.")
+                spec = StrategySpec.from_strategy(strategy)
+                self.default_symbol = strategy.symbols[0] if strategy.symbols else "BTCUSDT"
+            else:
+                spec = StrategySpec.from_file(options["config"])
+                self.default_symbol = "BTCUSDT"
+        except ValidationError as error:
+            raise CommandError(_message(error)) from None
+        if options["timeframe"]:
+            spec = replace(spec, timeframe=options["timeframe"])
+        return spec
+
+    def _settings(self, spec: StrategySpec, options) -> RunSettings:
+        symbol = (options["symbol"] or self.default_symbol).upper()
+        try:
+            check_symbol(symbol)
+        except InvalidOrderError as error:
+            raise CommandError(str(error)) from None
+        start = parse_moment(options["start"]) if options["start"] else None
+        end = parse_moment(options["end"], end=True) if options["end"] else None
+        if start is None or end is None:
+            try:
+                frame, _ = read_source(symbol, options["data"])
+            except DataError as error:
+                raise CommandError(str(error)) from None
+            # Default range: all of it, after the warm-up the live cycle would have had.
+            start = start or (frame.index[0].to_pydatetime() + warmup_for(spec))
+            end = end or (frame.index[-1].to_pydatetime() + timedelta(minutes=1))
+        return RunSettings(symbol=symbol, start=start, end=end, source=options["data"],
+                           initial_balance=parse_decimal(options["balance"], "--balance", minimum=Decimal("1")),
+                           fee_rate=parse_decimal(options["fee"], "--fee") / 100,
+                           slippage_bps=parse_decimal(options["slippage_bps"], "--slippage-bps"), use_ai=options["ai"])
+
+    # One run --------------------------------------------------------------------------------------
+    def _single(self, spec: StrategySpec, run: RunSettings, options):
+        if spec.use_ai_confirmation and not run.use_ai:
+            self.stderr.write("AI confirmation is off in backtests: every signal is taken without it "
+                              "(--ai replays the answers stored in the decision cache).")
+        with tqdm(total=100, desc="backtest", unit="%", file=self.stderr, leave=False,
+                  bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}") as bar:
+            def progress(fraction: float, phase: str) -> None:
+                bar.set_postfix_str(phase, refresh=False)
+                bar.update(max(0, round(fraction * 100) - bar.n))
+
+            prepared = prepare(spec, run, progress=progress)
+            if prepared.ai_estimate is not None:
+                bar.clear()
+                self.stderr.write(prepared.ai_estimate.describe())
+            outcome = complete(prepared, progress=progress)
+        stored = store(outcome)
+        if options["json"]:
+            self.stdout.write(json.dumps({"id": stored.pk, "name": stored.name, "parameters": stored.parameters,
+                                          "data": stored.data, "code_version": stored.code_version,
+                                          "metrics": stored.metrics, "trades": stored.trades,
+                                          "equity_curve": stored.equity_curve}, indent=2))
+            return
+        data = prepared.data
+        self.stdout.write(f"{stored.name}: {spec.type} on {run.symbol} {spec.timeframe}m, "
+                          f"{data.start:%Y-%m-%d %H:%M} to {data.end:%Y-%m-%d %H:%M} UTC, {data.candles:,} candles "
+                          f"of {data.label} (+{data.trade_from:,} warm-up); "
+                          f"fee {(run.fee_rate * 100).normalize()}% per side, slippage {run.slippage_bps} bps")
+        for gap in data.gaps[:5]:
+            self.stdout.write(self.style.WARNING(f"gap: {gap.missing} minute(s) missing after "
+                                                 f"{gap.after:%Y-%m-%d %H:%M} (not filled in)"))
+        if len(data.gaps) > 5:
+            self.stdout.write(self.style.WARNING(f"... {len(data.gaps)} gaps in all"))
+        self._table(summary_rows(stored.metrics))
+        self._trades(stored.trades)
+        self.stdout.write(self.style.SUCCESS(
+            f"stored as backtest #{stored.pk} (the Backtests page draws it) in {outcome.elapsed_ms} ms; "
+            f"data sha256 {data.checksum[:16]}..., code {stored.code_version}"))
+
+    def _trades(self, trades: list[dict]):
+        if not trades:
+            self.stdout.write("no trades")
+            return
+        rows = [("#", "side", "entry (UTC)", "price", "exit (UTC)", "price", "why", "PnL")]
+        shown = trades if len(trades) <= TRADES_SHOWN else trades[:TRADES_SHOWN // 2] + trades[-TRADES_SHOWN // 2:]
+        for trade in shown:
+            number = trades.index(trade) + 1
+            rows.append((str(number), trade["side"], trade["entry_time"][:16].replace("T", " "), trade["entry_price"],
+                         (trade["exit_time"] or "")[:16].replace("T", " "), trade["exit_price"] or "-",
+                         trade["exit_reason"], f"{Decimal(trade['pnl']):.2f}" if trade["exit_time"] else "open"))
+        self.stdout.write("")
+        self._columns(rows)
+        if len(trades) > TRADES_SHOWN:
+            self.stdout.write(f"({len(trades) - TRADES_SHOWN} more in --json and on the Backtests page)")
+
+    # A sweep --------------------------------------------------------------------------------------
+    def _grid(self, spec: StrategySpec, run: RunSettings, options):
+        axes = grid.parse_grid(options["grid"])
+        cells = grid.combinations(spec, axes)
+        data = load_candles(run.symbol, run.start, run.end, source=run.source, warmup=max(
+            (warmup_for(cell.spec) for cell in cells if cell.spec), default=warmup_for(spec)))
+        with tqdm(total=len(cells), desc="grid", unit="run", file=self.stderr, leave=False) as bar:
+            results = grid.run_grid(cells, replace(run, use_ai=False), data, workers=options["workers"],
+                                    on_done=lambda done, total: bar.update(1))
+        ordered = grid.ranked(results, options["rank"])
+        if options["json"]:
+            self.stdout.write(json.dumps([{"settings": r.values, "metrics": r.metrics, "error": r.error}
+                                          for r in ordered], indent=2))
+            return
+        self.stdout.write(f"{len(cells)} combinations of {', '.join(axes)} on {run.symbol} {spec.timeframe}m, "
+                          f"{data.start:%Y-%m-%d} to {data.end:%Y-%m-%d}, ranked by {options['rank']}")
+        rows = [("rank", *axes, "return %", "trades", "win %", "PF", "max DD %", "Sharpe")]
+        for rank, result in enumerate(ordered, start=1):
+            m = result.metrics
+            if m is None:
+                rows.append((str(rank), *(result.values[k] for k in axes), f"not run: {result.error}", "", "", "",
+                             "", ""))
+                continue
+            rows.append((str(rank), *(result.values[k] for k in axes), f"{Decimal(m['total_return_pct']):.2f}",
+                         str(m["trades"]), m["win_rate_pct"] or "-", m["profit_factor"] or "-",
+                         f"{m['max_drawdown_pct']:.2f}", "-" if m["sharpe"] is None else f"{m['sharpe']:.2f}"))
+        self._columns(rows)
+
+    # Output ---------------------------------------------------------------------------------------
+    def _table(self, rows: list[tuple[str, str]]):
+        width = max(len(label) for label, _ in rows)
+        for label, value in rows:
+            self.stdout.write(f"  {label.ljust(width)}  {value}")
+
+    def _columns(self, rows: list[tuple]):
+        widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+        for row in rows:
+            self.stdout.write("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True))
+                              .rstrip())
+
+
+def _message(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        return " ".join(error.messages)
+    return str(error)
