@@ -38,6 +38,7 @@ run: install
 
 test: install-dev
 	.ci/services
+	.ci/browser
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install-dev

@@ -1,8 +1,8 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from tradebot import views
+from tradebot import chart_api, views
 
 admin.site.site_header = "tradebot administration"
 admin.site.site_title = "tradebot"
@@ -10,6 +10,10 @@ admin.site.site_title = "tradebot"
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("healthz", views.healthz, name="healthz"),
+    path("cards/<slug:name>", views.card, name="card"),
+    path("", include("trades.page_urls")),
+    path("", include("strategies.page_urls")),
+    path("backtests/", include("trades.backtest.page_urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -19,4 +23,7 @@ urlpatterns = [
     path("api/", include("exchange.urls")),
     path("api/", include("strategies.urls")),
     path("api/", include("trades.urls")),
+    re_path(r"^api/chart/equity/?$", chart_api.EquityView.as_view(), name="chart-equity"),
+    re_path(r"^api/chart/(?P<symbol>[^/]+)/?$", chart_api.ChartView.as_view(), name="chart"),
+    re_path(r"^api/bot/status/?$", chart_api.BotStatusView.as_view(), name="bot-status"),
 ]

@@ -1,12 +1,72 @@
+"""Pages: the dashboard and its cards (each also served alone, for the polling fallback), and the health check."""
+
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from exchange.factory import get_exchange
+from exchange.intervals import INTERVAL_LABELS
+from strategies.models import Strategy
+from tradebot import cards
+from tradebot.live import SYMBOL
 
+# Each card's fragment and how to fill it: the page, the polling fallback and the socket share these.
+CARDS = {
+    "status": ("dashboard/_status.html", lambda: cards.current_status()),
+    "balance": ("dashboard/_balance.html", lambda: cards.balance_context(get_exchange())),
+    "positions": ("dashboard/_positions.html", lambda: cards.positions_context(get_exchange())),
+    "stats": ("dashboard/_stats.html", cards.stats_context),
+    "trades": ("dashboard/_trades_table.html", cards.recent_trades_context),
+    "prices": ("dashboard/_prices.html", lambda: {"ticks": cards.ticks_for(get_exchange(), cards.followed_symbols())}),
+}
+
+
+@require_GET
 def dashboard(request):
-    return render(request, "dashboard.html")
+    ticks = cards.ticks_for(get_exchange(), cards.followed_symbols())
+    chart = chart_choice(request.GET, [tick["symbol"] for tick in ticks])
+    context = {"ticks": ticks, "chart": chart, "price_source": cards.price_source(),
+               "intervals": INTERVAL_LABELS.items(), "equity_start": cards.equity_start()}
+    for name, (_, build) in CARDS.items():
+        if name != "prices":
+            context.update(build())
+    return render(request, "dashboard.html", context)
+
+
+@require_GET
+def card(request, name):
+    """One card, re-rendered: the page polls these slowly in case its socket dropped an event."""
+    try:
+        template, build = CARDS[name]
+    except KeyError:
+        raise Http404(f"no card {name!r}") from None
+    return render(request, template, build())
+
+
+def chart_choice(query, symbols: list[str]) -> dict:
+    """Which symbol and timeframe the price chart opens on: the query's, else the first followed symbol on
+    the timeframe (and indicator periods) of an active strategy that trades it."""
+    symbol = query.get("symbol", "").upper()
+    if not SYMBOL.match(symbol):
+        symbol = symbols[0] if symbols else cards.DEFAULT_SYMBOL
+    strategy = next((s for s in Strategy.objects.filter(is_active=True) if symbol in s.symbols), None)
+    interval = query.get("interval", "")
+    if interval not in INTERVAL_LABELS:
+        interval = strategy.timeframe if strategy else "5"
+    return {"symbol": symbol, "interval": interval, "strategy": strategy,
+            "symbols": sorted({*symbols, symbol, *_replay_symbols()})}
+
+
+def _replay_symbols() -> list[str]:
+    from django.conf import settings
+
+    if settings.EXCHANGE_MODE != "paper" or settings.MARKET_DATA != "replay":
+        return []
+    from exchange.factory import get_market_data
+
+    return get_market_data().symbols
 
 
 @login_not_required
