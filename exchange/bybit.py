@@ -33,7 +33,7 @@ from exchange.base import (
     Subscription,
     Ticker,
 )
-from exchange.bybit_http import BybitHttp, RetryPolicy
+from exchange.bybit_http import DEFAULT_RETRY, BybitHttp, RetryPolicy
 from exchange.errors import (
     InvalidOrderError,
     OrderNotFoundError,
@@ -74,7 +74,7 @@ class BybitExchange(Exchange):
 
     def __init__(self, *, api_key: str, api_secret: str, base_url: str, ws_url: str = WS_ENDPOINTS["live"],
                  timeout: float = 10, recv_window: int = 5000, sleep: Callable[[float], None] = time.sleep,
-                 retry: RetryPolicy = RetryPolicy(), lookup_attempts: int = 4, rng: random.Random | None = None,
+                 retry: RetryPolicy = DEFAULT_RETRY, lookup_attempts: int = 4, rng: random.Random | None = None,
                  name: str = "bybit"):
         self.name = name
         self.http = BybitHttp(base_url=base_url, api_key=api_key, api_secret=api_secret, timeout=timeout,

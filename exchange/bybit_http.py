@@ -60,12 +60,15 @@ class RetryPolicy:
         return max(0.0, delay)
 
 
+DEFAULT_RETRY = RetryPolicy()
+
+
 class BybitHttp:
     """A pybit ``HTTP`` session pointed at ``base_url``, called through ``call``."""
 
     def __init__(self, *, base_url: str, api_key: str = "", api_secret: str = "", timeout: float = 10,
                  recv_window: int = 5000, sleep: Callable[[float], None] = time.sleep,
-                 retry: RetryPolicy = RetryPolicy(), rng: random.Random | None = None):
+                 retry: RetryPolicy = DEFAULT_RETRY, rng: random.Random | None = None):
         # max_retries counts attempts; 0 would crash pybit (UnboundLocalError), 1 means "just once".
         self.session = HTTP(api_key=api_key or None, api_secret=api_secret or None, timeout=timeout,
                             recv_window=recv_window, max_retries=1, force_retry=False)

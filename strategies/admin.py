@@ -2,18 +2,9 @@ from django import forms
 from django.contrib import admin, messages
 
 from strategies.config import INDICATOR_PARAMS
+from strategies.forms import SymbolsField
 from strategies.models import Strategy
-
-
-class SymbolsField(forms.CharField):
-    """Symbols typed as "BTCUSDT, ETHUSDT" and stored as a JSON list."""
-
-    def prepare_value(self, value):
-        return ", ".join(value) if isinstance(value, list) else value
-
-    def to_python(self, value):
-        text = super().to_python(value)
-        return [part.strip().upper() for part in text.replace("\n", ",").split(",") if part.strip()]
+from strategies.services import set_active
 
 
 class StrategyAdminForm(forms.ModelForm):
@@ -52,10 +43,10 @@ class StrategyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Activate selected strategies")
     def activate(self, request, queryset):
-        count = queryset.update(is_active=True)
+        count = sum(set_active(strategy, True, by=request.user.get_username()) for strategy in queryset)
         self.message_user(request, f"{count} strategies activated; they trade from the next cycle.", messages.SUCCESS)
 
     @admin.action(description="Deactivate selected strategies")
     def deactivate(self, request, queryset):
-        count = queryset.update(is_active=False)
+        count = sum(set_active(strategy, False, by=request.user.get_username()) for strategy in queryset)
         self.message_user(request, f"{count} strategies deactivated; open positions are kept.", messages.SUCCESS)

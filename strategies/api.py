@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from strategies.models import Strategy, StrategyType
 from strategies.serializers import StrategySerializer
+from strategies.services import set_active
 from tradebot.api import Conflict
 
 logger = logging.getLogger(__name__)
@@ -93,11 +94,7 @@ class _Switch(APIView):
 
     def post(self, request, pk):
         strategy = get_object_or_404(Strategy, pk=pk)
-        if strategy.is_active != self.is_active:
-            strategy.is_active = self.is_active
-            strategy.save(update_fields=["is_active", "updated_at"])
-            logger.info("strategy %s", "activated" if self.is_active else "deactivated",
-                        extra={"strategy": strategy.name, "user": request.user.get_username()})
+        set_active(strategy, self.is_active, by=request.user.get_username())
         return Response(StrategySerializer(strategy).data)
 
 

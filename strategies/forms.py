@@ -11,9 +11,20 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
-from strategies.admin import SymbolsField
 from strategies.config import INDICATOR_PARAMS, validate_indicators
 from strategies.models import Strategy
+
+
+class SymbolsField(forms.CharField):
+    """Symbols typed as "BTCUSDT, ETHUSDT" and stored as a JSON list."""
+
+    def prepare_value(self, value):
+        return ", ".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value):
+        text = super().to_python(value)
+        return [part.strip().upper() for part in text.replace("\n", ",").split(",") if part.strip()]
+
 
 INDICATOR_PREFIX = "ind_"
 

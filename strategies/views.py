@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from ai.service import ai_unavailable_reason
 from strategies.forms import StrategyForm
 from strategies.models import Strategy
+from strategies.services import set_active
 from trades.queries import latest_decisions
 
 logger = logging.getLogger(__name__)
@@ -67,11 +68,7 @@ def _edit(request, strategy: Strategy):
 @require_POST
 def strategy_switch(request, pk, active: bool):
     strategy = get_object_or_404(Strategy, pk=pk)
-    if strategy.is_active != active:
-        strategy.is_active = active
-        strategy.save(update_fields=["is_active", "updated_at"])
-        logger.info("strategy %s", "activated" if active else "deactivated",
-                    extra={"strategy": strategy.name, "user": request.user.get_username()})
+    set_active(strategy, active, by=request.user.get_username())
     if request.htmx:
         context = _card(strategy, latest_decisions([strategy.pk]))
         return render(request, "strategies/_card.html", {**context, "ai_reason": ai_unavailable_reason()})

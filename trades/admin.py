@@ -1,7 +1,7 @@
 from django.contrib import admin
 
-from trades.backtest import admin as _backtest_admin  # noqa: F401  (registers BacktestRun)
 from tradebot.admin import ReadOnlyAdmin
+from trades.backtest import admin as _backtest_admin  # noqa: F401  (registers BacktestRun)
 from trades.models import CycleRun, Trade
 
 

@@ -31,7 +31,7 @@ class RiskParams:
     max_positions: int = 1
 
     @classmethod
-    def from_strategy(cls, strategy) -> "RiskParams":
+    def from_strategy(cls, strategy) -> RiskParams:
         return cls(risk_percentage=strategy.risk_percentage, stop_loss_percentage=strategy.stop_loss_percentage,
                    take_profit_percentage=strategy.take_profit_percentage, leverage=strategy.leverage,
                    max_positions=strategy.max_positions)

@@ -181,7 +181,7 @@ def test_a_cancel_whose_first_answer_was_lost_is_not_reported_as_a_failure(bybit
 def test_klines_arrive_oldest_first_from_bybits_newest_first_list(bybit, fake_bybit):
     candles = bybit.get_klines("BTCUSDT", "15", 50)
     assert len(candles) == 50
-    assert all(a.start < b.start for a, b in zip(candles, candles[1:]))
+    assert all(a.start < b.start for a, b in zip(candles, candles[1:], strict=False))
     assert fake_bybit.requests_to("/v5/market/kline")[0].params["limit"] == "50"
     ticker = bybit.get_ticker("BTCUSDT")
     assert ticker.last_price == D("60000") and ticker.change_24h_pct == D("1.25")

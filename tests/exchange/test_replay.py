@@ -60,7 +60,7 @@ def test_the_ticker_is_the_open_of_the_minute_the_replay_clock_is_in(replay):
 def test_the_newest_candle_is_the_forming_one_and_the_others_are_closed(replay, clock):
     candles = replay.klines("ETHUSDT", "5", 12)
     assert len(candles) == 12
-    assert all(b.start - a.start == timedelta(minutes=5) for a, b in zip(candles, candles[1:]))
+    assert all(b.start - a.start == timedelta(minutes=5) for a, b in zip(candles, candles[1:], strict=False))
     frame = candles_to_frame(candles)
     assert len(closed_candles(frame, "5", replay.now())) == 11  # only the forming one is dropped
     forming = candles[-1]

@@ -166,7 +166,8 @@ class FakeBybitState:
             self.closed_pnl.append({
                 "symbol": order["symbol"], "orderId": order["orderId"], "side": side, "qty": s(closed),
                 "closedSize": s(closed), "avgEntryPrice": s(position.entry), "avgExitPrice": s(price),
-                "closedPnl": s(pnl - open_fee_share - fee * closed / qty), "orderType": order["orderType"], "leverage": s(position.leverage),
+                "closedPnl": s(pnl - open_fee_share - fee * closed / qty), "orderType": order["orderType"],
+                "leverage": s(position.leverage),
                 "createdTime": str(now_ms()), "updatedTime": str(now_ms())})
             position.size -= closed
             rest = qty - closed

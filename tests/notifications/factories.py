@@ -1,12 +1,11 @@
 """Trades in the states the notifications report on."""
 
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from trades.models import Trade, TradeStatus
 
-OPENED_AT = datetime(2026, 4, 10, 9, 15, tzinfo=dt_timezone.utc)
+OPENED_AT = datetime(2026, 4, 10, 9, 15, tzinfo=UTC)
 
 
 def close(trade: Trade, *, exit_price="66300", pnl="12.28", fees="0.72", after=timedelta(hours=2, minutes=5)):

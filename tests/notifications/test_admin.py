@@ -1,8 +1,7 @@
 """Deliveries and daily-summary claims are history: the admin shows them and nobody edits them."""
 
 import uuid
-from datetime import date, datetime
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from django.utils import timezone
@@ -38,8 +37,8 @@ def test_a_delivery_cannot_be_changed_added_or_deleted(logged_in_client, failed_
 
 
 def test_the_daily_summary_claims_are_listed(logged_in_client):
-    DailySummary.objects.create(day=date(2026, 4, 10), window_start=datetime(2026, 4, 9, 20, tzinfo=dt_timezone.utc),
-                                window_end=datetime(2026, 4, 10, 20, tzinfo=dt_timezone.utc))
+    DailySummary.objects.create(day=date(2026, 4, 10), window_start=datetime(2026, 4, 9, 20, tzinfo=UTC),
+                                window_end=datetime(2026, 4, 10, 20, tzinfo=UTC))
     page = logged_in_client.get("/admin/notifications/dailysummary/")
     assert page.status_code == 200
     assert "summary for 2026-04-10" in page.content.decode() or "April 10, 2026" in page.content.decode()

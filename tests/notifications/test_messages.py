@@ -1,7 +1,6 @@
 """The words of each message, read straight from the pure render functions."""
 
-from datetime import date, datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -9,7 +8,7 @@ from django.test import override_settings
 
 from tradebot.notifications import messages
 
-OPENED = datetime(2026, 4, 10, 9, 15, tzinfo=dt_timezone.utc)
+OPENED = datetime(2026, 4, 10, 9, 15, tzinfo=UTC)
 
 
 def a_trade(**overrides):

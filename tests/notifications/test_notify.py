@@ -1,7 +1,6 @@
 """What the trading cycle calls: one message per enabled channel and event, after commit, never an error."""
 
-from datetime import datetime
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -119,7 +118,7 @@ def test_it_reports_what_reconciliation_found(channels_on, committed):
 
 def test_it_says_when_and_why_a_strategy_was_paused(channels_on, settings, committed, make_strategy):
     settings.BOT_TIMEZONE = "Europe/Berlin"
-    strategy = make_strategy(name="eth-trend", paused_until=datetime(2026, 4, 10, 22, 0, tzinfo=dt_timezone.utc))
+    strategy = make_strategy(name="eth-trend", paused_until=datetime(2026, 4, 10, 22, 0, tzinfo=UTC))
     with committed():
         notify.strategy_paused(strategy, "daily loss limit reached: -3.10% of equity (limit 3%)")
     assert channels_on.texts() == [

@@ -24,7 +24,8 @@ def leaks(text: str, token: str) -> bool:
 
 def deliver_once():
     deliver.apply(kwargs={"key": str(uuid.uuid4()), "channel": "telegram", "event": "errors",
-                          "title": "Repeated errors", "body": "exchange down", "created_at": timezone.now().isoformat()})
+                          "title": "Repeated errors", "body": "exchange down",
+                          "created_at": timezone.now().isoformat()})
 
 
 def test_the_bot_token_appears_in_no_log_line_record_admin_page_or_command_output(

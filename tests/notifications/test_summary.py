@@ -1,7 +1,6 @@
 """The daily summary: its window, its numbers, and exactly one per day."""
 
-from datetime import date, datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -17,7 +16,7 @@ from tradebot.notifications.tasks import send_daily_summary
 pytestmark = pytest.mark.django_db
 
 BERLIN = ZoneInfo("Europe/Berlin")
-UTC = dt_timezone.utc
+UTC = UTC
 
 
 def test_nothing_is_due_before_the_summary_hour():

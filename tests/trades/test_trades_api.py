@@ -77,7 +77,8 @@ def test_cancelling_anything_but_a_pending_trade_answers_409_with_why(api_client
     trade = Trade.objects.get(order_link_id="open-1")
     response = api_client.delete(f"/api/trades/{trade.pk}/cancel")
     assert response.status_code == 409
-    assert response.json()["detail"] == f"Trade {trade.pk} is open; only a pending trade can be cancelled; close it instead."
+    assert response.json()["detail"] == (f"Trade {trade.pk} is open; only a pending trade can be cancelled; "
+                                         f"close it instead.")
     done = Trade.objects.filter(status=TradeStatus.CLOSED).first()
     assert api_client.post(f"/api/trades/{done.pk}/close").status_code == 409
     assert api_client.post("/api/trades/999999/close").status_code == 404

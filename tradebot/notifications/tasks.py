@@ -52,7 +52,7 @@ def deliver(self, *, key: str, channel: str, event: str, title: str, body: str, 
             return "failed"
         _record(record, Delivery.Status.RETRYING, error.reason)
         logger.info("notification delivery failed, retrying in %s s: %s", delay, error.reason, extra=log_extra)
-        raise self.retry(countdown=delay, exc=error)
+        raise self.retry(countdown=delay, exc=error) from error
     _record(record, Delivery.Status.SENT, "")
     logger.info("notification sent", extra=log_extra)
     return "sent"

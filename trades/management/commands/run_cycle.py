@@ -34,7 +34,8 @@ class Command(BaseCommand):
             rows.append((pair.strategy.name, pair.symbol, candle, pair.action, pair.outcome, pair.why))
         widths = [max(len(str(row[i])) for row in rows) for i in range(5)]
         for row in rows:
-            self.stdout.write("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)) + "  " + row[5])
+            cells = "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=False))
+            self.stdout.write(f"{cells}  {row[5]}")
         summary = f"{len(report.pairs)} pairs, {report.orders} orders{' (dry run: none sent)' if dry else ''}"
         if report.balance:
             summary += f", equity {report.balance.equity:.2f} {report.balance.coin}"
