@@ -44,7 +44,7 @@ def test_a_real_cycle_places_the_order_and_records_the_run(long_signal, on_fake_
     assert "entered" in out and "1 pairs, 1 orders" in out
     assert len(on_fake_bybit.orders_received) == 1
     run_row = CycleRun.objects.get()
-    assert (run_row.trigger, run_row.pairs, run_row.orders) == ("manual", 1, 1)
+    assert (run_row.trigger, run_row.status, run_row.pairs, run_row.orders) == ("manual", "ok", 1, 1)
 
 
 def test_it_says_clearly_when_there_is_nothing_to_run(on_fake_bybit, transactional_db):

@@ -3,6 +3,7 @@
 from django.core.management import BaseCommand, CommandError
 
 from strategies.models import Strategy
+from trades.models import CycleRun
 from trades.runner import run_strategies, start_run
 from trades.tasks import settle_with_exchange
 
@@ -28,6 +29,9 @@ class Command(BaseCommand):
                 self.stdout.write(f"reconciled: {line}")
         run = None if dry else start_run("manual")
         report = run_strategies(chosen, run=run, dry_run=dry)
+        if run is not None:
+            CycleRun.objects.filter(pk=run.pk).update(
+                status=CycleRun.Status.FAILED if report.errors else CycleRun.Status.OK)
         rows = [("strategy", "symbol", "candle", "signal", "outcome", "why")]
         for pair in report.pairs:
             candle = f"{pair.signal.candle_time:%m-%d %H:%M}" if pair.signal else "-"
