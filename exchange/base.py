@@ -21,7 +21,7 @@ class Side(StrEnum):
     SELL = "Sell"
 
     @property
-    def opposite(self) -> "Side":
+    def opposite(self) -> Side:
         return Side.SELL if self is Side.BUY else Side.BUY
 
 
@@ -182,14 +182,20 @@ class InstrumentRules:
 
 @dataclass
 class Subscription:
-    """Handle returned by ``Exchange.subscribe``; ``close()`` stops the stream."""
+    """Handle returned by ``Exchange.subscribe``; ``close()`` stops the stream; ``alive`` is False once the
+    stream has given up for good (it stays True while a dropped connection is being re-established)."""
 
     symbols: list[str]
     topics: list[str]
     _close: Callable[[], None] = field(default=lambda: None, repr=False)
+    _alive: Callable[[], bool] = field(default=lambda: True, repr=False)
 
     def close(self) -> None:
         self._close()
+
+    @property
+    def alive(self) -> bool:
+        return self._alive()
 
 
 class Exchange(ABC):

@@ -49,6 +49,7 @@ class MarketStreamer:
         self._latest: dict[str, Ticker] = {}
         self._sent_at: dict[str, float] = {}
         self._refused: set[str] = set()
+        self._seen_dead = False
         self._lock = threading.Lock()
 
     def on_ticker(self, ticker: Ticker) -> None:
@@ -57,15 +58,24 @@ class MarketStreamer:
             self._latest[ticker.symbol] = ticker
 
     def follow(self, symbols: list[str]) -> None:
-        """Stream exactly ``symbols`` (those the exchange lists); resubscribe only when the set changed."""
+        """Stream exactly ``symbols`` (those the exchange lists); subscribe again only when the set changed
+        or the stream died. Called again and again (``stream_market`` does, every refresh)."""
         usable = [symbol for symbol in symbols if self._usable(symbol)]
-        if usable == self.symbols:
+        if usable == self.symbols and not self._died():
             return
         self.close()
-        self.symbols = usable
         if usable:
             self.subscription = self.exchange.subscribe(usable, self.on_ticker)
             logger.info("streaming prices of %s", ", ".join(usable))
+        self.symbols = usable  # only now: a subscribe that raised is tried again at the next call
+
+    def _died(self) -> bool:
+        """Dead at two calls in a row: a socket being re-established looks given up for an instant."""
+        dead = self.subscription is not None and not self.subscription.alive
+        died, self._seen_dead = dead and self._seen_dead, dead
+        if died:
+            logger.warning("the price stream of %s died; subscribing again", ", ".join(self.symbols))
+        return died
 
     def _usable(self, symbol: str) -> bool:
         try:
@@ -95,3 +105,4 @@ class MarketStreamer:
             self.subscription.close()
             self.subscription = None
         self.symbols = []
+        self._seen_dead = False

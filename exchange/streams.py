@@ -41,7 +41,11 @@ def bybit_ticker_stream(ws_url: str, symbols: list[str], on_ticker: Callable[[Ti
             logger.exception("ticker message not handled", extra={"topic": message.get("topic")})
 
     socket.ticker_stream(symbol=list(symbols), callback=handle)
-    return Subscription(symbols=list(symbols), topics=[f"tickers.{symbol}" for symbol in symbols], _close=socket.exit)
+    # pybit reconnects a dropped socket by itself, but gives up for good (``exited``, with nothing but a log
+    # line) after failed reconnects or on an error it does not expect, such as the answer to a subscribe
+    # arriving before pybit has recorded the request: ``alive`` lets the owner subscribe again.
+    return Subscription(symbols=list(symbols), topics=[f"tickers.{symbol}" for symbol in symbols], _close=socket.exit,
+                        _alive=lambda: not socket.exited)
 
 
 def polling_ticker_stream(get_ticker: Callable[[str], Ticker], symbols: list[str],
@@ -71,4 +75,5 @@ def polling_ticker_stream(get_ticker: Callable[[str], Ticker], symbols: list[str
         stop.set()
         thread.join(timeout=5)
 
-    return Subscription(symbols=symbols, topics=[f"tickers.{symbol}" for symbol in symbols], _close=close)
+    return Subscription(symbols=symbols, topics=[f"tickers.{symbol}" for symbol in symbols], _close=close,
+                        _alive=thread.is_alive)

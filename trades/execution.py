@@ -82,8 +82,22 @@ def confirm_open(trade: Trade, order: Order, *, exchange: Exchange, params: Risk
     logger.error("stop-loss could not be set; closing the position at once",
                  extra={**trade.log_extra, "error": str(error)})
     announce.trade_opened(trade)
-    closed = execute_exit(trade, exchange=exchange, reason=f"closed at once: stop-loss could not be set ({error})",
-                          sleep=sleep)
+    return close_unprotected(trade, exchange=exchange, error=error, sleep=sleep)
+
+
+def close_unprotected(trade: Trade, *, exchange: Exchange, error: ExchangeError,
+                      sleep: Callable[[float], None] = time.sleep) -> Execution:
+    """Close a position whose stop-loss could not be set. If the close cannot be sent either (the exchange
+    is still failing), the trade stays open: the reconciler finds its position without a stop-loss and
+    tries again, instead of this error ending the cycle with the position left naked."""
+    try:
+        closed = execute_exit(trade, exchange=exchange, reason=f"closed at once: stop-loss could not be set ({error})",
+                              sleep=sleep)
+    except ExchangeError as close_error:
+        logger.error("the unprotected position could not be closed; the reconciler will try again",
+                     extra={**trade.log_extra, "error": str(close_error)})
+        return Execution(trade, "open", f"stop-loss could not be set ({error}) nor the position closed "
+                                        f"({close_error}); the reconciler will try again")
     return Execution(trade, closed.outcome, f"stop-loss could not be set: {error}")
 
 

@@ -4,6 +4,8 @@
   without a fill -> failed, not on the exchange after a grace period -> failed. Never re-sent.
 - An ``open`` trade whose position is gone was closed by its stop-loss, take-profit or by hand:
   it is closed with the exchange's exit price and realized PnL (fees included).
+- An ``open`` trade of a strategy whose position has no stop-loss (the cycle could neither set it nor
+  close the position, the exchange failing throughout) gets it set again, or its position closed.
 - A position the database does not know is reported, never adopted silently.
 """
 
@@ -17,17 +19,19 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from exchange.base import Exchange, OrderStatus
+from exchange.base import Exchange, OrderStatus, Side
 from exchange.errors import ExchangeError
-from trades.execution import confirm_open, record_exit
+from trades.execution import close_unprotected, confirm_open, protect, record_exit
 from trades.models import LIVE_STATUSES, Trade, TradeStatus
-from trades.risk import RiskParams
+from trades.risk import RiskParams, RiskRejected, protective_prices
 
 logger = logging.getLogger(__name__)
 
 # How long an order may stay invisible on the exchange before we conclude it never arrived. Bybit
 # shows an accepted order within milliseconds; a minute covers a slow network with room to spare.
 UNSEEN_ORDER_GRACE = timedelta(minutes=1)
+# A position filled this long ago without a stop-loss is not one whose cycle is still setting it.
+UNPROTECTED_GRACE = timedelta(seconds=30)
 
 
 @dataclass
@@ -35,13 +39,14 @@ class ReconcileReport:
     opened: list[Trade] = field(default_factory=list)
     failed: list[Trade] = field(default_factory=list)
     closed: list[Trade] = field(default_factory=list)
+    protected: list[Trade] = field(default_factory=list)
     unknown_positions: list[str] = field(default_factory=list)
     mismatches: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
-        return bool(self.opened or self.failed or self.closed)
+        return bool(self.opened or self.failed or self.closed or self.protected)
 
     @property
     def findings(self) -> list[str]:
@@ -51,6 +56,7 @@ class ReconcileReport:
         lines = [f"opened: trade {t.pk} {t.symbol} (order {t.order_link_id} had filled)" for t in self.opened]
         lines += [f"failed: trade {t.pk} {t.symbol}: {t.status_reason}" for t in self.failed]
         lines += [f"closed: trade {t.pk} {t.symbol} at {t.exit_price}, PnL {t.realized_pnl}" for t in self.closed]
+        lines += [f"protected: trade {t.pk} {t.symbol} had no stop-loss; set at {t.stop_loss}" for t in self.protected]
         return lines + self.findings + [f"error: {error}" for error in self.errors]
 
 
@@ -65,13 +71,17 @@ def reconcile(exchange: Exchange, *, now: datetime | None = None,
         return report
     for trade in Trade.objects.filter(status=TradeStatus.PENDING).select_related("strategy"):
         _settle_pending(trade, exchange, now, report, sleep)
-    for trade in Trade.objects.filter(status=TradeStatus.OPEN):
-        if trade.symbol not in positions:
+    for trade in Trade.objects.filter(status=TradeStatus.OPEN).select_related("strategy"):
+        position = positions.get(trade.symbol)
+        if position is None:
             _record_closed(trade, exchange, report)
-        elif positions[trade.symbol].size != trade.quantity:
+        elif position.size != trade.quantity:
             report.mismatches.append(
-                f"{trade.symbol}: the exchange holds {positions[trade.symbol].size}, trade {trade.pk} expects "
+                f"{trade.symbol}: the exchange holds {position.size}, trade {trade.pk} expects "
                 f"{trade.quantity} (changed by hand?)")
+        elif position.stop_loss is None and trade.strategy is not None and (
+                trade.executed_at is None or trade.executed_at <= now - UNPROTECTED_GRACE):
+            _protect_again(trade, exchange, report, sleep)
     known = set(Trade.objects.filter(status__in=LIVE_STATUSES).values_list("symbol", flat=True))
     for symbol, position in positions.items():
         if symbol not in known:
@@ -108,6 +118,31 @@ def _settle_pending(trade: Trade, exchange: Exchange, now: datetime, report: Rec
     elif order.status.is_final:
         if trade.mark_failed(f"the order ended {order.status} without a fill: {order.reject_reason or 'no reason'}"):
             report.failed.append(trade)
+
+
+def _protect_again(trade: Trade, exchange: Exchange, report: ReconcileReport, sleep) -> None:
+    """Set the stop-loss and take-profit from the fill price, as the cycle would have; if the exchange still
+    refuses them, close the position (and if that fails too, the next pass tries again)."""
+    try:
+        if trade.price is None:
+            raise RiskRejected("the trade has no fill price")
+        rules = exchange.get_instrument(trade.symbol)
+        stop, target = protective_prices(Side(trade.side), trade.price, RiskParams.from_strategy(trade.strategy),
+                                         rules)
+    except (ExchangeError, RiskRejected) as error:
+        report.errors.append(f"trade {trade.pk}: {trade.symbol} has no stop-loss and none can be computed: {error}")
+        return
+    error = protect(exchange, trade.symbol, stop, target)
+    if error is None:
+        trade.transition([TradeStatus.OPEN], stop_loss=stop, take_profit=target)
+        logger.warning("an unprotected position got its stop-loss", extra={**trade.log_extra, "stop_loss": str(stop)})
+        report.protected.append(trade)
+        return
+    result = close_unprotected(trade, exchange=exchange, error=error, **({"sleep": sleep} if sleep else {}))
+    if result.outcome == "closed":
+        report.closed.append(trade)
+    else:
+        report.errors.append(f"trade {trade.pk}: {trade.symbol} has no stop-loss: {result.detail}")
 
 
 def _record_closed(trade: Trade, exchange: Exchange, report: ReconcileReport) -> None:
