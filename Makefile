@@ -16,6 +16,7 @@ help:
 	@echo "make run    - set up and run the whole bot at http://127.0.0.1:8000 (embedded SQLite + Redis, paper exchange)"
 	@echo "make test   - set up and run the test suite on PostgreSQL + Redis"
 	@echo "make bench  - run every benchmark in benchmarks/"
+	@echo "make lint   - ruff over the whole repository"
 	@echo "make schema - write the OpenAPI schema to docs/openapi.yaml (fails on warnings)"
 
 $(PY):
@@ -44,6 +45,9 @@ test: install-dev
 bench: install-dev
 	.ci/services
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) benchmarks/run_all.py
+
+lint: install-dev
+	$(BIN)/ruff check .
 
 schema: install
 	$(PY) manage.py spectacular --file docs/openapi.yaml --fail-on-warn --validate

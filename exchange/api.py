@@ -1,7 +1,8 @@
 """/api/bybit/...: the seed's 13 exchange endpoints, over whichever exchange the settings chose.
 
 Bad input answers 400 naming the field; the exchange's refusals answer 502 with its message
-(``tradebot.api.exception_handler``), a missing position 409, an unknown order 404.
+(``tradebot.api.exception_handler``), a missing position 409, an unknown order 404. Views that change
+orders or positions are ``OrderEndpoint``s: the user's live trading switch (403) and a rate limit (429).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from exchange.factory import get_exchange
 from exchange.intervals import interval_delta
 from exchange.models import MarketSubscription
 from tradebot.api import Conflict
+from tradebot.security import OrderEndpoint, order_notional_limit
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +59,7 @@ class PositionsView(ExchangeView):
         return Response(s.PositionSerializer(self.exchange().get_positions(query.get("symbol")), many=True).data)
 
 
-class OrdersView(ExchangeView):
+class OrdersView(OrderEndpoint, ExchangeView):
     @extend_schema(tags=TAG, summary="Open (active) orders", parameters=[s.SymbolQuerySerializer],
                    responses={200: s.OrderSerializer(many=True), **ERRORS})
     def get(self, request):
@@ -106,18 +108,19 @@ class PriceView(ExchangeView):
         return Response(s.TickerSerializer(self.exchange().get_ticker(query["symbol"])).data)
 
 
-class PlaceOrderView(ExchangeView):
+class PlaceOrderView(OrderEndpoint, ExchangeView):
     @extend_schema(tags=TAG, summary="Place an order", request=s.PlaceOrderSerializer,
                    responses={201: s.OrderSerializer, **ERRORS})
     def post(self, request):
         from trades.services import place_manual_order  # records the manual Trade before the order is sent
 
         order_request = s.PlaceOrderSerializer.to_request(self.valid(s.PlaceOrderSerializer, request.data))
-        order, _ = place_manual_order(order_request, exchange=self.exchange())
+        order, _ = place_manual_order(order_request, exchange=self.exchange(),
+                                      max_notional=order_notional_limit(request.user))
         return Response(s.OrderSerializer(order).data, status=status.HTTP_201_CREATED)
 
 
-class LeverageView(ExchangeView):
+class LeverageView(OrderEndpoint, ExchangeView):
     @extend_schema(tags=TAG, summary="Set a symbol's leverage", request=s.LeverageSerializer,
                    responses={200: s.LeverageResultSerializer, **ERRORS})
     def post(self, request):
@@ -127,7 +130,7 @@ class LeverageView(ExchangeView):
         return Response(s.LeverageResultSerializer(data).data)
 
 
-class TradingStopView(ExchangeView):
+class TradingStopView(OrderEndpoint, ExchangeView):
     @extend_schema(tags=TAG, summary="Set (or with 0 cancel) the position's stop-loss / take-profit",
                    request=s.TradingStopSerializer, responses={200: s.TradingStopResultSerializer, **ERRORS})
     def post(self, request):
@@ -137,7 +140,7 @@ class TradingStopView(ExchangeView):
         return Response(s.TradingStopResultSerializer(data).data)
 
 
-class ClosePositionView(ExchangeView):
+class ClosePositionView(OrderEndpoint, ExchangeView):
     @extend_schema(tags=TAG, summary="Close the whole position with a reduce-only market order",
                    request=s.ClosePositionSerializer,
                    responses={200: s.OrderSerializer, 409: OpenApiResponse(description="No open position."),
@@ -150,7 +153,7 @@ class ClosePositionView(ExchangeView):
         return Response(s.OrderSerializer(order).data)
 
 
-class CancelOrderView(ExchangeView):
+class CancelOrderView(OrderEndpoint, ExchangeView):
     @extend_schema(tags=TAG, summary="Cancel an open order by its order id or orderLinkId",
                    parameters=[OpenApiParameter("order_id", str, OpenApiParameter.PATH),
                                OpenApiParameter("symbol", str, description="Optional; found among open orders "

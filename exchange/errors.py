@@ -6,6 +6,8 @@ caller's mistake (400), everything else the exchange's answer or absence (502).
 
 from __future__ import annotations
 
+from tradebot.logs import redact
+
 
 class ExchangeError(Exception):
     """Anything the exchange (real or paper) refused or failed to answer."""
@@ -13,6 +15,9 @@ class ExchangeError(Exception):
     http_status = 502
 
     def __init__(self, message: str, *, ret_code: int | None = None):
+        # Masked once, here: Bybit's signature refusal echoes the signed string (API key included), and the
+        # message goes on to logs, API answers, stored decisions and the dashboard.
+        message = redact(message)
         super().__init__(message)
         self.message = message
         self.ret_code = ret_code

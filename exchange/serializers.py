@@ -16,6 +16,7 @@ from exchange.errors import InvalidOrderError
 from exchange.instruments import ORDER_LINK_ID_RE, SYMBOL_RE
 from exchange.intervals import INTERVAL_MINUTES
 from exchange.services import new_order_link_id, order_notional
+from tradebot.security import check_order_notional
 
 
 def money(**kwargs):
@@ -108,6 +109,8 @@ class PlaceOrderSerializer(serializers.Serializer):
                 raise serializers.ValidationError({"qty": f"order value {notional:.2f} USDT is above the "
                                                           f"limit of {settings.MAX_ORDER_NOTIONAL} USDT "
                                                           f"(MAX_ORDER_NOTIONAL)"})
+            if "request" in self.context:
+                check_order_notional(self.context["request"].user, notional)  # 403 above the user's own limit
         return attrs
 
     @staticmethod

@@ -6,7 +6,7 @@ import django_filters
 from django.db import transaction
 from django.db.models import ProtectedError
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,7 +21,10 @@ logger = logging.getLogger(__name__)
 
 class StrategyFilter(django_filters.FilterSet):
     type = django_filters.ChoiceFilter(choices=StrategyType.choices, help_text="scalping or trend_following")
-    is_active = django_filters.BooleanFilter(help_text="true or false")
+    # Not BooleanFilter: its widget reads anything but true/false/1/0 as "no filter" and lists every strategy.
+    is_active = django_filters.TypedChoiceFilter(
+        choices=[(value, value) for value in ("true", "false", "1", "0")], coerce=lambda value: value in ("true", "1"),
+        help_text="true or false")
 
     class Meta:
         model = Strategy
@@ -33,7 +36,8 @@ class StrategyList(generics.ListCreateAPIView):
     serializer_class = StrategySerializer
     filterset_class = StrategyFilter
 
-    @extend_schema(summary="List strategies")
+    @extend_schema(summary="List strategies",
+                   parameters=[OpenApiParameter("is_active", bool, description="true or false")])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 

@@ -26,9 +26,22 @@ def pytest_configure(config):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Login failures and order throttles live in Redis, which outlives a test (and a run): start from none."""
+    from tradebot.security import clear_rate_limits
+
+    clear_rate_limits()
+
+
 @pytest.fixture
 def user(django_user_model):
-    return django_user_model.objects.create_superuser("trader", "trader@example.com", "correct-horse-battery")
+    """An operator who may trade: live trading switched on (tests/security covers the switch itself)."""
+    from tradebot.models import OperatorSettings
+
+    trader = django_user_model.objects.create_superuser("trader", "trader@example.com", "correct-horse-battery")
+    OperatorSettings.objects.create(user=trader, live_trading_enabled=True)
+    return trader
 
 
 @pytest.fixture

@@ -1,16 +1,27 @@
-"""Shared DRF plumbing: one exception handler so every error answers with a message a person reads."""
+"""Shared DRF plumbing: one exception handler so every error answers with a message a person reads, and a JSON
+parser that answers every unreadable body with 400."""
 
 import logging
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import status
-from rest_framework.exceptions import APIException
+from rest_framework import parsers, status
+from rest_framework.exceptions import APIException, ParseError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from exchange.errors import ExchangeError
 
 logger = logging.getLogger(__name__)
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's, except that a body nested deeper than Python's json module can read is a 400, not a 500."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError("JSON parse error - the body is nested too deeply.") from None
 
 
 class Conflict(APIException):

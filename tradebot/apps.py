@@ -4,3 +4,15 @@ from django.apps import AppConfig
 class TradebotConfig(AppConfig):
     name = "tradebot"
     verbose_name = "Bot"
+
+    def ready(self):
+        from django.contrib.auth import get_user_model
+        from django.db.models.signals import post_delete, post_save
+        from rest_framework.authtoken.models import Token
+
+        from tradebot.security import forget_cached_tokens
+
+        # A revoked token or a deactivated user stops working at once in this process (others: the cache's TTL).
+        post_delete.connect(forget_cached_tokens, sender=Token, dispatch_uid="tradebot-forget-tokens-token")
+        post_save.connect(forget_cached_tokens, sender=get_user_model(), dispatch_uid="tradebot-forget-tokens-user")
+        post_delete.connect(forget_cached_tokens, sender=get_user_model(), dispatch_uid="tradebot-forget-tokens-del")

@@ -40,14 +40,33 @@ SETTINGS: list[Setting] = [
             "needed behind a reverse proxy."),
     Setting("SECURE_COOKIES", "false", "Mark session/CSRF cookies Secure and enable HSTS/SSL redirect "
             "(set when served over HTTPS)."),
+    Setting("MAX_CONCURRENT_REQUESTS", "8", "HTTP requests each web process runs at once, each in a thread with at "
+            "most one database connection (1..256); the rest wait their turn."),
+    Setting("WEB_PROCESSES", "2", "Web server (daphne) processes sharing the port, each on its own core (1..32); "
+            "MAX_CONCURRENT_REQUESTS applies to each."),
+    Setting("WEB_ACCESS_LOG", "false", "Print one line per HTTP request (daphne's access log); the proxy in front "
+            "usually keeps one already."),
     Setting("TRADEBOT_DATA_DIR", "./var", "Where the embedded run keeps its SQLite file, Redis socket and secret key."),
     Setting("DATABASE_URL", "sqlite:///<TRADEBOT_DATA_DIR>/tradebot.sqlite3",
             "sqlite:///path or postgres://user:pass@host:port/name."),
+    Setting("DATABASE_POOL_SIZE", "0", "PostgreSQL connections pooled per process (0..256; 0: one connection per "
+            "request). manage.py runweb sets it for the web processes only (a connection per thread); leave it 0 "
+            "elsewhere (Celery's forked workers must not share a pool)."),
     Setting("REDIS_URL", "(unset: embedded Redis on a unix socket)",
             "redis://host:port/db for the Celery broker and the live-event channel layer."),
     Setting("LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR."),
     Setting("LOG_FORMAT", "text", "text (key=value lines) or json (one JSON object per line)."),
     Setting("ADMIN_USERNAME", "admin", "Account the embedded run creates on first start (password printed once)."),
+    # Security
+    Setting("LOGIN_FAILURE_LIMIT", "5", "Failed sign-ins allowed per username and address before the login is "
+            "locked (1..100)."),
+    Setting("LOGIN_LOCKOUT_MINUTES", "15", "Window (from the first failure) in which those failures count, and how "
+            "long the lockout lasts (1..1440)."),
+    Setting("ORDER_RATE_LIMIT", "30/min", "Order-changing API requests allowed per user, as N/sec, N/min, N/hour "
+            "or N/day; more answer 429."),
+    Setting("TOKEN_CACHE_SECONDS", "5", "How long a web process remembers an API token's user (0..300; 0: look it "
+            "up on every request). A revoked token or deactivated user is refused at once by the process that "
+            "changed it, by the others within this time."),
     # Bot
     Setting("BOT_TIMEZONE", "UTC", "Time zone for daily limits and the daily summary."),
     Setting("CYCLE_KLINE_LIMIT", "200", "Candles fetched per symbol and timeframe each cycle (10..1000)."),
@@ -219,8 +238,9 @@ def parse_database_url(url: str, base_dir: Path) -> dict:
             "PASSWORD": unquote(parts.password or ""),
             "HOST": parts.hostname,
             "PORT": port or 5432,
-            "CONN_MAX_AGE": 60,
-            "CONN_HEALTH_CHECKS": True,
+            # Not persistent: daphne runs each request in a thread of its own, so a kept connection was one per
+            # request, left open after its thread ended until PostgreSQL ran out of connections under load.
+            "CONN_MAX_AGE": 0,
             "OPTIONS": options,
         }
     raise SettingsError(

@@ -7,8 +7,10 @@ has) and gets server-rendered fragments for the htmx ws extension instead (``tra
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
@@ -16,9 +18,18 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import connections
 
 from tradebot import live
-from tradebot.events import DASHBOARD_GROUP
+from tradebot.events import DASHBOARD_GROUP, Event
 
 logger = logging.getLogger(__name__)
+
+# Fragments render in threads of their own (they may read the database or the exchange), never in the HTTP
+# threads, and at most RENDER_THREADS at once: ``manage.py runweb`` sizes the connection pool for both.
+RENDER_THREADS = 2
+_render_pool = ThreadPoolExecutor(RENDER_THREADS, thread_name_prefix="live-render")
+# One event reaches every open dashboard of this process within a millisecond: the first socket renders each
+# fragment, the others wait for and reuse its result (kept SHARED_SECONDS) instead of rendering it again.
+SHARED_SECONDS = 1.0
+_shared: dict[tuple, asyncio.Future] = {}
 
 
 class DashboardConsumer(AsyncWebsocketConsumer):
@@ -44,16 +55,41 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         if not self.html:
             await self.send(text_data=json.dumps({"event": event, "data": data}))
             return
-        for render in live.plan(event, data, symbols=self.symbols):
+        key = (event, json.dumps(data, sort_keys=True, default=str), frozenset(self.symbols))
+        for index, render in enumerate(live.plan(event, data, symbols=self.symbols)):
             try:
-                # Off the event loop and off the thread Django's sync views share: a fragment may wait on
-                # the database or the exchange, and must delay neither the other events nor the pages.
-                html = await sync_to_async(_render_once, thread_sensitive=False)(render)
+                html = await _render_shared((*key, index), render)
             except Exception:  # noqa: BLE001 - one fragment failing must not close the socket or lose the rest
                 logger.exception("could not render a live fragment", extra={"event": event})
                 continue
             if html:
+                if event == Event.MARKET_UPDATE:
+                    self.symbols.add(data["symbol"])  # the page has its slot now (done by the render that ran)
                 await self.send(text_data=html)
+
+
+async def _render_shared(key: tuple, render) -> str:
+    """The fragment for ``key``, rendered once per process however many sockets ask for it at once."""
+    loop = asyncio.get_running_loop()
+    found = _shared.get(key)
+    if found is not None and found.get_loop() is loop:
+        return await asyncio.shield(found)
+    future = loop.create_future()
+    _shared[key] = future
+    loop.call_later(SHARED_SECONDS, _forget, key, future)
+    try:
+        html = await sync_to_async(_render_once, thread_sensitive=False, executor=_render_pool)(render)
+    except BaseException as error:
+        future.set_exception(error)
+        future.exception()  # retrieved: a failure nobody else awaited is not reported again by asyncio
+        raise
+    future.set_result(html)
+    return html
+
+
+def _forget(key: tuple, future: asyncio.Future) -> None:
+    if _shared.get(key) is future:
+        del _shared[key]
 
 
 def _render_once(render) -> str:

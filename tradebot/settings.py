@@ -4,6 +4,7 @@ Every variable is listed, with its default and meaning, in ``tradebot.config.SET
 README's settings table. A bad value stops start-up with a one-line message.
 """
 
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -65,6 +66,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "tradebot.middleware.SingleValuedQueryMiddleware",
 ]
 
 ROOT_URLCONF = "tradebot.urls"
@@ -90,6 +92,12 @@ TEMPLATES = [
 # Database
 DATABASE_URL = env.str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'tradebot.sqlite3'}")
 DATABASES = {"default": parse_database_url(DATABASE_URL, BASE_DIR)}
+# Only the web server's processes pool (``manage.py runweb`` sets it for them): Celery's prefork children must not
+# inherit a parent's pool, and one-off commands gain nothing from one.
+DATABASE_POOL_SIZE = env.int("DATABASE_POOL_SIZE", 0, min_value=0, max_value=256)
+if DATABASE_POOL_SIZE and DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    DATABASES["default"]["OPTIONS"]["pool"] = {"min_size": min(2, DATABASE_POOL_SIZE), "max_size": DATABASE_POOL_SIZE,
+                                               "timeout": 10}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis: an external server, or the embedded one that `manage.py runbot` supervises.
@@ -147,6 +155,18 @@ LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
 ADMIN_USERNAME = env.str("ADMIN_USERNAME", "admin")
 
+MAX_CONCURRENT_REQUESTS = env.int("MAX_CONCURRENT_REQUESTS", 8, min_value=1, max_value=256)  # tradebot.http
+WEB_PROCESSES = env.int("WEB_PROCESSES", 2, min_value=1, max_value=32)  # manage.py runweb
+WEB_ACCESS_LOG = env.bool("WEB_ACCESS_LOG", False)
+TOKEN_CACHE_SECONDS = env.int("TOKEN_CACHE_SECONDS", 5, min_value=0, max_value=300)  # tradebot.security
+
+# Brute force and runaway scripts: counted in the shared cache (Redis), so every web process sees the same counts.
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", 5, min_value=1, max_value=100)
+LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", 15, min_value=1, max_value=1440)
+ORDER_RATE_LIMIT = env.str("ORDER_RATE_LIMIT", "30/min")
+if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", ORDER_RATE_LIMIT):
+    raise SettingsError(f"ORDER_RATE_LIMIT: expected requests per period like 30/min, got {ORDER_RATE_LIMIT!r}")
+
 SECURE_COOKIES = env.bool("SECURE_COOKIES", False)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -185,9 +205,11 @@ WHITENOISE_USE_FINDERS = True
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "tradebot.security.CachedTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["tradebot.api.JSONParser", "rest_framework.parsers.FormParser",
+                               "rest_framework.parsers.MultiPartParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
@@ -198,7 +220,9 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "tradebot API",
     "DESCRIPTION": "Self-hosted Bybit trading bot. Every endpoint requires a session or a token "
-    "(`Authorization: Token <key>`).",
+    "(`Authorization: Token <key>`). Endpoints that place, change, close or cancel orders answer 403 when the "
+    "exchange is not paper and the user's live trading switch is off (admin: Bot › Operator settings) or the "
+    "order is above the user's max order notional, and 429 beyond ORDER_RATE_LIMIT requests per user.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
@@ -273,7 +297,10 @@ DAILY_SUMMARY_HOUR = env.int("DAILY_SUMMARY_HOUR", 20, min_value=0, max_value=23
 # Logging: key=value (or JSON) lines, with every known secret value masked.
 LOG_LEVEL = env.choice("LOG_LEVEL", "INFO", ("debug", "info", "warning", "error")).upper()
 LOG_FORMAT = env.choice("LOG_FORMAT", "text", ("text", "json"))
-SECRET_VALUES = [value for value in (env.raw(name) for name in SECRET_SETTING_NAMES) if value and len(value) >= 4]
+# Besides each secret setting's whole value: the generated SECRET_KEY, and EMAIL_URL's password, which an SMTP
+# error can show on its own.
+SECRET_VALUES = [value for value in (*(env.raw(name) for name in SECRET_SETTING_NAMES), SECRET_KEY,
+                                     globals().get("EMAIL_HOST_PASSWORD")) if value and len(value) >= 4]
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -285,6 +312,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        "django.template": {"level": "INFO"},  # its DEBUG lines dump whole template contexts (CSRF token too)
         "daphne": {"level": "WARNING"},
         "celery": {"level": "INFO"},
         "pybit": {"level": "WARNING"},

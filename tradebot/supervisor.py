@@ -153,6 +153,7 @@ def redis_part(executable: str, socket_path: Path, data_dir: Path) -> Part:
 
 def bot_parts(*, host: str, port: int, concurrency: int) -> list[Part]:
     python = sys.executable
+    manage = Path(__file__).resolve().parent.parent / "manage.py"
 
     def web_ready() -> bool:
         import socket
@@ -164,12 +165,11 @@ def bot_parts(*, host: str, port: int, concurrency: int) -> list[Part]:
             return False
 
     return [
-        Part("web", [python, "-m", "daphne", "-b", host, "-p", str(port), "--proxy-headers",
-                     "tradebot.asgi:application"], ready=web_ready),
+        Part("web", [python, str(manage), "runweb", "--host", host, "--port", str(port)], ready=web_ready),
         Part("worker", [python, "-m", "celery", "-A", "tradebot", "worker", "--loglevel", "INFO",
                         "--concurrency", str(concurrency), "--hostname", "worker@%h", "--without-gossip",
                         "--without-mingle"], stop_timeout=60),
         Part("beat", [python, "-m", "celery", "-A", "tradebot", "beat", "--loglevel", "INFO", "--pidfile", "",
                       "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler"]),
-        Part("market", [python, str(Path(__file__).resolve().parent.parent / "manage.py"), "stream_market"]),
+        Part("market", [python, str(manage), "stream_market"]),
     ]

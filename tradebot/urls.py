@@ -1,10 +1,13 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from tradebot import chart_api, views
+from tradebot.security import LockoutAdminAuthenticationForm, LockoutAuthenticationForm
 
 admin.site.site_header = "tradebot administration"
+admin.site.login_form = LockoutAdminAuthenticationForm
 admin.site.site_title = "tradebot"
 
 urlpatterns = [
@@ -14,7 +17,11 @@ urlpatterns = [
     path("", include("trades.page_urls")),
     path("", include("strategies.page_urls")),
     path("backtests/", include("trades.backtest.page_urls")),
-    path("accounts/", include("django.contrib.auth.urls")),
+    # Not all of django.contrib.auth.urls: its password-reset pages are public. An admin resets passwords instead.
+    path("accounts/login/", auth_views.LoginView.as_view(authentication_form=LockoutAuthenticationForm), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/password_change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("accounts/password_change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

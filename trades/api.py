@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from exchange.factory import get_exchange
+from tradebot.security import OrderEndpoint
 from trades import queries, services
 from trades.models import Trade
 from trades.serializers import DecisionSerializer, StatsSerializer, TradeFilterSerializer, TradeSerializer
@@ -61,7 +62,7 @@ class TradeStats(APIView):
         return Response(StatsSerializer(queries.stats(trades)).data)
 
 
-class CloseTrade(APIView):
+class CloseTrade(OrderEndpoint, APIView):
     @extend_schema(summary="Close an open trade's position on the exchange", request=None,
                    responses={200: TradeSerializer, 409: CONFLICT, 502: OpenApiResponse(description="Exchange error")})
     def post(self, request, pk):
@@ -71,7 +72,7 @@ class CloseTrade(APIView):
         return Response({**TradeSerializer(trade).data, "detail": result.detail})
 
 
-class CancelTrade(APIView):
+class CancelTrade(OrderEndpoint, APIView):
     @extend_schema(summary="Cancel a pending trade", request=None,
                    responses={200: TradeSerializer, 409: CONFLICT, 502: OpenApiResponse(description="Exchange error")})
     def delete(self, request, pk):

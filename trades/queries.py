@@ -92,12 +92,12 @@ def bot_status() -> dict:
 
     now = timezone.now()
     run = last_cycle()
-    active = Strategy.objects.filter(is_active=True)
+    active = list(Strategy.objects.filter(is_active=True).only("id", "name", "paused_until", "pause_reason"))
     paused = [{"id": s.pk, "name": s.name, "until": s.paused_until, "reason": s.pause_reason}
-              for s in active.filter(paused_until__gt=now)]
+              for s in active if s.paused_until is not None and s.paused_until > now]
     return {
-        "state": "idle" if not active.exists() else ("paused" if len(paused) == active.count() else "running"),
-        "active_strategies": active.count(),
+        "state": "idle" if not active else ("paused" if len(paused) == len(active) else "running"),
+        "active_strategies": len(active),
         "paused_strategies": paused,
         "exchange_mode": settings.EXCHANGE_MODE,
         "last_cycle_at": (run.finished_at or run.started_at) if run else None,

@@ -18,6 +18,7 @@ from exchange.errors import ExchangeError
 from exchange.factory import get_exchange
 from strategies.models import Strategy
 from tradebot.api import Conflict
+from tradebot.security import live_trading_refusal
 from trades import queries, services
 from trades.models import Trade, TradeStatus
 from trades.serializers import TradeFilterSerializer
@@ -59,13 +60,14 @@ def cancel_trade(request, pk):
 
 def _act(request, pk, verb: str, action):
     trade = get_object_or_404(Trade.objects.select_related("strategy"), pk=pk)
-    error = ""
-    try:
-        detail = action(trade)
-        logger.info("trade %s from the dashboard: %s", verb, detail,
-                    extra={**trade.log_extra, "user": request.user.get_username()})
-    except (Conflict, ExchangeError) as problem:
-        error = str(problem.detail if isinstance(problem, Conflict) else problem)
+    error = live_trading_refusal(request.user) or ""  # the API's switch guards the page's buttons too
+    if not error:
+        try:
+            detail = action(trade)
+            logger.info("trade %s from the dashboard: %s", verb, detail,
+                        extra={**trade.log_extra, "user": request.user.get_username()})
+        except (Conflict, ExchangeError) as problem:
+            error = str(problem.detail if isinstance(problem, Conflict) else problem)
     trade.refresh_from_db()
     if request.htmx:
         return render(request, "trades/_row.html", {"trade": trade, "row_error": error})

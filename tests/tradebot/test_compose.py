@@ -16,8 +16,7 @@ def test_it_runs_postgres_redis_web_worker_and_beat_from_one_image():
     app_services = [services[name] for name in ("migrate", "web", "worker", "beat")]
     assert {service["image"] for service in app_services} == {"tradebot:latest"}
     assert all(service["build"] == "." for service in app_services)
-    assert services["web"]["command"][:3] == ["python", "-m", "daphne"]
-    assert services["web"]["command"][-1] == "tradebot.asgi:application"
+    assert services["web"]["command"][:3] == ["python", "manage.py", "runweb"]  # WEB_PROCESSES daphne processes
     assert services["worker"]["command"][:4] == ["celery", "-A", "tradebot", "worker"]
     assert "django_celery_beat.schedulers:DatabaseScheduler" in services["beat"]["command"]
 

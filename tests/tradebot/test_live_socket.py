@@ -56,3 +56,33 @@ def test_an_anonymous_user_in_scope_is_refused():
         assert connected is False
 
     async_to_sync(scenario)()
+
+
+def test_dashboards_open_in_one_process_share_each_rendered_fragment(user, transactional_db, monkeypatch):
+    """Twenty open dashboards cost one render per event and process, not twenty."""
+    from tradebot import live
+
+    renders = []
+
+    def counted_bot_status(data):
+        renders.append(data)
+        return f'<div id="bot-status" hx-swap-oob="true">{data["state"]}</div>'
+
+    monkeypatch.setattr(live, "bot_status", counted_bot_status)
+
+    async def scenario():
+        sockets = []
+        for _ in range(20):
+            communicator = WebsocketCommunicator(DashboardConsumer.as_asgi(), "/ws/?format=html&symbols=BTCUSDT")
+            communicator.scope["user"] = user
+            assert (await communicator.connect())[0]
+            sockets.append(communicator)
+        await sync_to_async(publish)(Event.BOT_STATUS, {"state": "running"})
+        received = [await communicator.receive_from(timeout=5) for communicator in sockets]
+        for communicator in sockets:
+            await communicator.disconnect()
+        return received
+
+    received = async_to_sync(scenario)()
+    assert received == ['<div id="bot-status" hx-swap-oob="true">running</div>'] * 20
+    assert len(renders) == 1

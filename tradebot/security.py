@@ -1,0 +1,282 @@
+"""Who may touch the exchange, how often, and how many wrong passwords a login takes.
+
+- ``OrderEndpoint``: the mixin every order-changing API view carries. It refuses (403) a user whose live
+  trading switch is off when the exchange is not paper, and throttles (429) order writes per user.
+- ``check_order_notional``: an order above the user's own max order notional is refused (403).
+- ``LoginLockout`` and the two login forms: ``LOGIN_FAILURE_LIMIT`` failures per username and address within
+  ``LOGIN_LOCKOUT_MINUTES`` lock that pair until the window ends; the page says until when.
+
+Counts live in the Django cache (Redis), so every web process shares them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import threading
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.exceptions import PermissionDenied, Throttled
+from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
+from rest_framework.throttling import SimpleRateThrottle
+
+from tradebot.models import OperatorSettings
+
+logger = logging.getLogger(__name__)
+
+HOW_TO_ENABLE = ("An administrator can switch it on in the admin, under Bot \u203a Operator settings "
+                 "(\u201clive trading enabled\u201d).")
+
+
+# Live trading switch and order size ----------------------------------------------------------------
+
+def live_trading_refusal(user) -> str | None:
+    """Why ``user`` may not change orders or positions now, or None when they may."""
+    if settings.EXCHANGE_MODE == "paper":
+        return None
+    if OperatorSettings.of(user).live_trading_enabled:
+        return None
+    return (f"Live trading is switched off for {user.get_username()}: orders on the {settings.EXCHANGE_MODE} "
+            f"exchange need it. {HOW_TO_ENABLE}")
+
+
+def order_notional_limit(user) -> Decimal:
+    """The largest order value ``user`` may send: their own limit, never above ``MAX_ORDER_NOTIONAL``."""
+    return OperatorSettings.of(user).order_notional_limit
+
+
+def check_order_notional(user, notional: Decimal) -> None:
+    """Refuse (403) an order above the user's own limit; the global limit is the serializer's (400)."""
+    limit = order_notional_limit(user)
+    if notional > limit:
+        raise PermissionDenied(
+            f"This order is worth {notional:.2f} USDT, above {user.get_username()}'s max order notional of {limit:.2f} "
+            f"USDT. An administrator can raise it in the admin, under Bot \u203a Operator settings, up to "
+            f"MAX_ORDER_NOTIONAL ({settings.MAX_ORDER_NOTIONAL} USDT).")
+
+
+class LiveTradingAllowed(BasePermission):
+    """Writes need the user's live trading switch unless the exchange is paper; reads are never refused here."""
+
+    message = "Live trading is switched off for this user."
+
+    def has_permission(self, request, view) -> bool:
+        if request.method in SAFE_METHODS:
+            return True
+        refusal = live_trading_refusal(request.user)
+        if refusal:
+            self.message = refusal
+            logger.warning("order request refused: live trading is off",
+                           extra={"user": request.user.get_username(), "path": request.path})
+            return False
+        return True
+
+
+class OrderRateThrottle(SimpleRateThrottle):
+    """``ORDER_RATE_LIMIT`` order writes per user (reads are not counted)."""
+
+    scope = "orders"
+
+    def get_rate(self) -> str:
+        return settings.ORDER_RATE_LIMIT  # read per request, so a test or a reload sees the current value
+
+    def allow_request(self, request, view) -> bool:
+        if request.method in SAFE_METHODS:
+            return True
+        return super().allow_request(request, view)
+
+    def get_cache_key(self, request, view) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+
+
+class OrderEndpoint:
+    """Mixin for API views that place, change, close or cancel orders (put it before the APIView base)."""
+
+    permission_classes = [IsAuthenticated, LiveTradingAllowed]
+    throttle_classes = [OrderRateThrottle]
+
+    def throttled(self, request, wait):
+        logger.warning("order requests throttled", extra={"user": request.user.get_username(), "path": request.path})
+        raise Throttled(wait, detail=f"Too many order requests: at most {settings.ORDER_RATE_LIMIT} per user "
+                                     f"(ORDER_RATE_LIMIT).")
+
+
+# Login lockout -------------------------------------------------------------------------------------
+
+class LoginLockout:
+    """Failed sign-ins of one username from one address, counted in a fixed window from the first failure."""
+
+    PREFIX = "login-failures"
+
+    def __init__(self, username: str, address: str):
+        digest = hashlib.sha256(f"{username.strip().lower()}\n{address}".encode()).hexdigest()[:32]
+        self.count_key = f"{self.PREFIX}:{digest}:count"
+        self.until_key = f"{self.PREFIX}:{digest}:until"
+        self.address = address
+
+    @classmethod
+    def for_request(cls, request, username: str | None) -> LoginLockout:
+        address = request.META.get("REMOTE_ADDR", "") if request is not None else ""
+        return cls(username or "", address)
+
+    @property
+    def window_seconds(self) -> int:
+        return settings.LOGIN_LOCKOUT_MINUTES * 60
+
+    def locked_until(self) -> float | None:
+        """When the lock ends (epoch seconds), or None if this pair may try."""
+        found = cache.get_many([self.count_key, self.until_key])
+        count, until = found.get(self.count_key), found.get(self.until_key)
+        if count is not None and count >= settings.LOGIN_FAILURE_LIMIT and until is not None and until > time.time():
+            return until
+        return None
+
+    def record_failure(self) -> int:
+        """Count one failure; the window starts at the first. Returns the count so far."""
+        cache.add(self.until_key, time.time() + self.window_seconds, self.window_seconds)
+        cache.add(self.count_key, 0, self.window_seconds)
+        try:
+            return cache.incr(self.count_key)  # atomic in Redis: two processes cannot lose a count
+        except ValueError:  # the window ended between add() and incr()
+            cache.set(self.count_key, 1, self.window_seconds)
+            return 1
+
+    def reset(self) -> None:
+        cache.delete_many([self.count_key, self.until_key])
+
+    def message(self, until: float) -> str:
+        minutes = max(1, math.ceil((until - time.time()) / 60))
+        at = datetime.fromtimestamp(until, tz=UTC).strftime("%H:%M UTC")
+        return (f"Too many failed sign-ins for this username from your address ({settings.LOGIN_FAILURE_LIMIT} "
+                f"within {settings.LOGIN_LOCKOUT_MINUTES} minutes). Try again in {minutes} minute"
+                f"{'s' if minutes != 1 else ''}, after {at}.")
+
+
+class LockoutMixin:
+    """For Django's authentication forms: refuse a locked username+address before checking the password."""
+
+    locked_out = False  # the login template shows the lockout message instead of "didn't match"
+
+    def clean(self):
+        lockout = LoginLockout.for_request(self.request, self.data.get("username"))
+        until = lockout.locked_until()
+        if until is not None:
+            self._refuse(lockout, until)
+        try:
+            cleaned = super().clean()
+        except ValidationError as error:
+            if any(getattr(item, "code", None) == "invalid_login" for item in error.error_list):
+                failures = lockout.record_failure()
+                logger.warning("failed sign-in", extra={"failures": failures, "address": lockout.address})
+                until = lockout.locked_until()
+                if until is not None:
+                    self._refuse(lockout, until)
+            raise
+        lockout.reset()
+        return cleaned
+
+    def _refuse(self, lockout: LoginLockout, until: float):
+        self.locked_out = True
+        logger.warning("sign-in refused: locked out", extra={"address": lockout.address})
+        raise ValidationError(lockout.message(until), code="locked_out")
+
+
+class LockoutAuthenticationForm(LockoutMixin, AuthenticationForm):
+    """The login page's form."""
+
+
+class LockoutAdminAuthenticationForm(LockoutMixin, AdminAuthenticationForm):
+    """The admin login's form (it also refuses non-staff users, with the admin's own message)."""
+
+
+def clear_rate_limits() -> int:
+    """Forget every login failure and order throttle history (all users): for tests, and for an operator who
+    locked themselves out (``manage.py shell -c "from tradebot.security import clear_rate_limits as c; c()"``)."""
+    # Django's cache API cannot list keys; the Redis client behind it can. Keys carry the cache's prefix.
+    client = cache._cache.get_client(write=True)
+    patterns = [cache.make_key(f"{LoginLockout.PREFIX}:*"), cache.make_key(f"throttle_{OrderRateThrottle.scope}_*")]
+    keys = [key for pattern in patterns for key in client.scan_iter(match=pattern, count=500)]
+    if keys:
+        client.delete(*keys)
+    return len(keys)
+
+
+# API token auth --------------------------------------------------------------------------------------
+
+class CachedTokenAuthentication(TokenAuthentication):
+    """DRF's token authentication, remembering each token's user for ``TOKEN_CACHE_SECONDS`` in this process.
+
+    The lookup was an eighth of a web process's time under load (benchmarks/load_bench.py). A token deleted or a
+    user deactivated stops working in this process at once (signals below) and in the others within
+    ``TOKEN_CACHE_SECONDS``; a cached user is never used past that."""
+
+    _cache: dict[str, tuple[float, object, object]] = {}
+    _lock = threading.Lock()
+
+    def authenticate_credentials(self, key):
+        now = time.monotonic()
+        with self._lock:
+            found = self._cache.get(key) if settings.TOKEN_CACHE_SECONDS else None
+        if found is not None and found[0] > now:
+            return found[1], found[2]
+        user, token = super().authenticate_credentials(key)  # raises AuthenticationFailed as DRF's does
+        with self._lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[key] = (now + settings.TOKEN_CACHE_SECONDS, user, token)
+        return user, token
+
+    @classmethod
+    def forget(cls, **_kwargs) -> None:
+        with cls._lock:
+            cls._cache.clear()
+
+
+def forget_cached_tokens(**_kwargs) -> None:
+    CachedTokenAuthentication.forget()
+
+
+# WebSocket token auth --------------------------------------------------------------------------------
+
+class TokenAuthMiddleware:
+    """Lets a script open ``/ws/`` with ``Authorization: Token <key>``, the API's token, instead of a session
+    cookie. Goes inside ``AuthMiddlewareStack``: a session user, when there is one, stays the user. Browsers never
+    send this header on their own, so it adds no cross-site risk; the Origin check still applies."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    async def __call__(self, scope, receive, send):
+        user = scope.get("user")
+        if scope["type"] == "websocket" and (user is None or not user.is_authenticated):
+            key = _token_key(dict(scope.get("headers", [])).get(b"authorization", b""))
+            if key:
+                from channels.db import database_sync_to_async
+
+                token_user = await database_sync_to_async(_token_user)(key)
+                if token_user is not None:
+                    scope = {**scope, "user": token_user}
+        return await self.inner(scope, receive, send)
+
+
+def _token_key(header: bytes) -> str | None:
+    scheme, _, key = header.decode("latin-1").partition(" ")
+    if scheme.lower() != "token":
+        return None
+    return key.strip() or None
+
+
+def _token_user(key: str):
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.select_related("user").filter(key=key).first()
+    return token.user if token is not None and token.user.is_active else None
