@@ -137,3 +137,16 @@ def celery_worker_factory(database_url_of_test_db, tmp_path):
 @pytest.fixture
 def celery_worker_process(celery_worker_factory):
     return celery_worker_factory()
+
+
+@pytest.fixture
+def app_on_fake_bybit(settings, fake_bybit):
+    """The app's own exchange (``get_exchange()``) is Bybit testnet, the real pybit client, pointed at the fake Bybit
+    server: real-money rules apply (the live trading switch, instrument rules)."""
+    from exchange.factory import reset_exchange
+
+    settings.EXCHANGE_MODE, settings.BYBIT_BASE_URL = "testnet", fake_bybit.url
+    settings.BYBIT_API_KEY, settings.BYBIT_API_SECRET = fake_bybit.api_key, fake_bybit.api_secret
+    reset_exchange()
+    yield fake_bybit
+    reset_exchange()

@@ -29,13 +29,9 @@ ORDER_WRITES = [
 
 
 @pytest.fixture
-def testnet(settings, fake_bybit):
+def testnet(app_on_fake_bybit):
     """The app's exchange is Bybit testnet (the fake server): real money rules apply."""
-    settings.EXCHANGE_MODE, settings.BYBIT_BASE_URL = "testnet", fake_bybit.url
-    settings.BYBIT_API_KEY, settings.BYBIT_API_SECRET = fake_bybit.api_key, fake_bybit.api_secret
-    reset_exchange()
-    yield fake_bybit
-    reset_exchange()
+    return app_on_fake_bybit
 
 
 @pytest.fixture

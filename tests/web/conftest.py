@@ -23,13 +23,9 @@ def paper(settings, db):
 
 
 @pytest.fixture
-def bybit(settings, fake_bybit):
+def bybit(app_on_fake_bybit):
     """The app's exchange is BybitExchange (real pybit) talking to the fake Bybit server."""
-    settings.EXCHANGE_MODE, settings.BYBIT_BASE_URL = "testnet", fake_bybit.url
-    settings.BYBIT_API_KEY, settings.BYBIT_API_SECRET = fake_bybit.api_key, fake_bybit.api_secret
-    reset_exchange()
-    yield fake_bybit
-    reset_exchange()
+    return app_on_fake_bybit
 
 
 @pytest.fixture
