@@ -25,7 +25,7 @@ RESTART_WINDOW_SECONDS = 300
 MAX_RESTARTS_IN_WINDOW = 5
 
 
-def _die_with_parent():  # runs in the child between fork and exec
+def die_with_parent():  # runs in the child between fork and exec
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     except OSError:
@@ -68,7 +68,7 @@ class Supervisor:
     def start(self, part: Part) -> None:
         part.process = subprocess.Popen(
             part.argv, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, preexec_fn=_die_with_parent)
+            start_new_session=True, preexec_fn=die_with_parent)
         threading.Thread(target=self._pump, args=(part, part.process.stdout), daemon=True).start()
         if part.ready:
             deadline = time.monotonic() + 30

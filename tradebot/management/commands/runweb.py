@@ -20,6 +20,9 @@ import time
 from django.conf import settings
 from django.core.management import BaseCommand
 
+from tradebot.consumers import RENDER_THREADS
+from tradebot.supervisor import die_with_parent
+
 
 def listening_socket(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -47,11 +50,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, host, port, **options):
         sock = listening_socket(host, port)
-        from tradebot.consumers import RENDER_THREADS
-
         # One connection per HTTP thread and per live-fragment thread: nobody waits for the pool.
         env = dict(os.environ, DATABASE_POOL_SIZE=str(settings.MAX_CONCURRENT_REQUESTS + RENDER_THREADS))
-        children = [subprocess.Popen(daphne_argv(sock.fileno()), env=env, pass_fds=[sock.fileno()])
+        children = [subprocess.Popen(daphne_argv(sock.fileno()), env=env, pass_fds=[sock.fileno()],
+                                     preexec_fn=die_with_parent)  # no orphan if this process is killed
                     for _ in range(settings.WEB_PROCESSES)]
         self.stdout.write(f"web: {len(children)} daphne process(es) on http://{host}:{port}/", ending="\n")
         self.stdout.flush()
