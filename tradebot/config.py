@@ -238,8 +238,9 @@ def parse_database_url(url: str, base_dir: Path) -> dict:
             "PASSWORD": unquote(parts.password or ""),
             "HOST": parts.hostname,
             "PORT": port or 5432,
-            # Not persistent: daphne runs each request in a thread of its own, so a kept connection was one per
-            # request, left open after its thread ended until PostgreSQL ran out of connections under load.
+            # One connection per request or task, closed at its end; the web processes pool theirs instead
+            # (DATABASE_POOL_SIZE, set by manage.py runweb). A kept connection (CONN_MAX_AGE) is per thread, and
+            # under Django's ASGI handler every request had a thread of its own: PostgreSQL ran out of connections.
             "CONN_MAX_AGE": 0,
             "OPTIONS": options,
         }
