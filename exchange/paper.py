@@ -19,7 +19,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from exchange import fills
 from exchange.base import (
@@ -67,9 +67,9 @@ class PaperExchange(Exchange):
     # Account
     def get_balance(self) -> Balance:
         account = self._settled_account()
-        positions = list(account.positions.filter(size__gt=0))
-        unrealized = sum((self._unrealized(row) for row in positions), ZERO)
-        used = self._used_margin(account)
+        rows = list(account.positions.all())
+        unrealized = sum((self._unrealized(row) for row in rows if row.size > 0), ZERO)
+        used = self._used_margin(account, positions=rows)
         equity = account.cash + unrealized
         return Balance(coin="USDT", equity=equity, wallet_balance=account.cash, available=max(ZERO, equity - used),
                        unrealized_pnl=unrealized, used_margin=used)
@@ -231,8 +231,13 @@ class PaperExchange(Exchange):
 
     def _settled_account(self) -> PaperAccount:
         """The account after settling any resting order or stop the market has reached since the last look."""
-        account = self._account()
-        if self._pending(account).exists() or account.orders.filter(status=OrderStatus.NEW).exists():
+        pending = self._pending_positions(PaperPosition.objects.filter(account=OuterRef("pk")))
+        resting = PaperOrder.objects.filter(account=OuterRef("pk"), status=OrderStatus.NEW)
+        account = (PaperAccount.objects.filter(name=self.account_name)  # one query for the reads' every call
+                   .annotate(has_pending=Exists(pending), has_resting=Exists(resting)).first())
+        if account is None:
+            return self._account()  # a new account has nothing to settle
+        if account.has_pending or account.has_resting:
             with transaction.atomic():
                 account = self._locked_account()
                 self._settle(account)
@@ -240,7 +245,12 @@ class PaperExchange(Exchange):
 
     @staticmethod
     def _pending(account: PaperAccount):
-        return account.positions.filter(Q(stop_loss__isnull=False) | Q(take_profit__isnull=False), size__gt=0)
+        return PaperExchange._pending_positions(account.positions.all())
+
+    @staticmethod
+    def _pending_positions(positions):
+        """Open positions with a stop-loss or take-profit the market may have reached."""
+        return positions.filter(Q(stop_loss__isnull=False) | Q(take_profit__isnull=False), size__gt=0)
 
     @staticmethod
     def _position_row(account: PaperAccount, symbol: str) -> PaperPosition:
@@ -251,10 +261,14 @@ class PaperExchange(Exchange):
         mark = self.market_data.ticker(position.symbol).last_price
         return fills.unrealized_pnl(position.side, position.size, position.entry_price, mark)
 
-    def _used_margin(self, account: PaperAccount, *, excluding: PaperOrder | None = None) -> Decimal:
-        leverage = dict(account.positions.values_list("symbol", "leverage"))
-        used = sum((fills.initial_margin(row.size, row.entry_price, row.leverage)
-                    for row in account.positions.filter(size__gt=0)), ZERO)
+    def _used_margin(self, account: PaperAccount, *, excluding: PaperOrder | None = None,
+                     positions: list[PaperPosition] | None = None) -> Decimal:
+        """Margin held by open positions and resting opening orders; ``positions``: every row of the account,
+        when the caller has them already."""
+        rows = list(account.positions.all()) if positions is None else positions
+        leverage = {row.symbol: row.leverage for row in rows}
+        used = sum((fills.initial_margin(row.size, row.entry_price, row.leverage) for row in rows if row.size > 0),
+                   ZERO)
         resting = account.orders.filter(status=OrderStatus.NEW, reduce_only=False)
         if excluding is not None:
             resting = resting.exclude(pk=excluding.pk)

@@ -36,6 +36,15 @@ DEFAULT_WARMUP = timedelta(days=9)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+@functools.lru_cache(maxsize=256)
+def _closed_candles(path: str, interval: str, first: datetime, current: datetime) -> tuple[Candle, ...]:
+    """The closed candles from ``first`` up to ``current`` (excluded): history, so computed once per new candle
+    rather than at every read (the cycle, the dashboard's chart and the API all ask)."""
+    frame = load_minutes(path)
+    i_first, i_current = (int(frame.index.searchsorted(pd.Timestamp(moment))) for moment in (first, current))
+    return tuple(frame_to_candles(resample(frame.iloc[i_first:i_current], interval).round(8)))
+
+
 @functools.lru_cache(maxsize=16)
 def load_minutes(path: str) -> pd.DataFrame:
     """A bundled ``*_1m.csv.gz`` as a candle frame. Cached per process: every cycle reads it."""
@@ -144,9 +153,8 @@ class ReplayMarketData:
         minute = floor_minute(self.now())
         current = bucket_start(minute, minutes)
         first = current - timedelta(minutes=minutes * (limit - 1))
-        i_first, i_current, i_now = (self._position(frame, moment) for moment in (first, current, minute))
-        closed = frame_to_candles(resample(frame.iloc[i_first:i_current], interval).round(8)) if limit > 1 else []
-        closed = closed[-(limit - 1):] if limit > 1 else []
+        i_current, i_now = self._position(frame, current), self._position(frame, minute)
+        closed = _closed_candles(str(self.files[symbol]), interval, first, current)[-(limit - 1):] if limit > 1 else ()
         return [*closed, self._forming(frame, current, i_current, i_now)]
 
     @staticmethod
