@@ -40,8 +40,9 @@ SETTINGS: list[Setting] = [
             "needed behind a reverse proxy."),
     Setting("SECURE_COOKIES", "false", "Mark session/CSRF cookies Secure and enable HSTS/SSL redirect "
             "(set when served over HTTPS)."),
-    Setting("MAX_CONCURRENT_REQUESTS", "8", "HTTP requests each web process runs at once, each in a thread with at "
-            "most one database connection (1..256); the rest wait their turn."),
+    Setting("MAX_CONCURRENT_REQUESTS", "4", "HTTP requests each web process runs at once, each in a thread with at "
+            "most one database connection (1..256); the rest wait their turn. Few threads keep the latency low when "
+            "requests are CPU-bound (paper exchange); raise it when the API waits on a remote exchange."),
     Setting("WEB_PROCESSES", "2", "Web server (daphne) processes sharing the port, each on its own core (1..32); "
             "MAX_CONCURRENT_REQUESTS applies to each."),
     Setting("WEB_ACCESS_LOG", "false", "Print one line per HTTP request (daphne's access log); the proxy in front "

@@ -155,7 +155,7 @@ LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
 ADMIN_USERNAME = env.str("ADMIN_USERNAME", "admin")
 
-MAX_CONCURRENT_REQUESTS = env.int("MAX_CONCURRENT_REQUESTS", 8, min_value=1, max_value=256)  # tradebot.http
+MAX_CONCURRENT_REQUESTS = env.int("MAX_CONCURRENT_REQUESTS", 4, min_value=1, max_value=256)  # tradebot.http
 WEB_PROCESSES = env.int("WEB_PROCESSES", 2, min_value=1, max_value=32)  # manage.py runweb
 WEB_ACCESS_LOG = env.bool("WEB_ACCESS_LOG", False)
 TOKEN_CACHE_SECONDS = env.int("TOKEN_CACHE_SECONDS", 5, min_value=0, max_value=300)  # tradebot.security

@@ -60,7 +60,7 @@ def test_a_burst_runs_at_most_the_pools_size_at_once_and_every_request_is_answer
 
 def test_the_deployed_application_serves_django_with_the_configured_number_of_threads(db):
     http = application.application_mapping["http"]
-    assert isinstance(http, DjangoHTTP) and http.threads == settings.MAX_CONCURRENT_REQUESTS == 8
+    assert isinstance(http, DjangoHTTP) and http.threads == settings.MAX_CONCURRENT_REQUESTS == 4
 
     status, body = asyncio.run(call(http, "/healthz"))
 
