@@ -10,15 +10,16 @@ def load():
     return yaml.safe_load((REPO / "docker-compose.yml").read_text())
 
 
-def test_it_runs_postgres_redis_web_worker_and_beat_from_one_image():
+def test_it_runs_postgres_redis_web_worker_beat_and_the_market_stream_from_one_image():
     services = load()["services"]
-    assert {"postgres", "redis", "migrate", "web", "worker", "beat"} <= set(services)
-    app_services = [services[name] for name in ("migrate", "web", "worker", "beat")]
+    assert {"postgres", "redis", "migrate", "web", "worker", "beat", "market"} <= set(services)
+    app_services = [services[name] for name in ("migrate", "web", "worker", "beat", "market")]
     assert {service["image"] for service in app_services} == {"tradebot:latest"}
     assert all(service["build"] == "." for service in app_services)
     assert services["web"]["command"][:3] == ["python", "manage.py", "runweb"]  # WEB_PROCESSES daphne processes
     assert services["worker"]["command"][:4] == ["celery", "-A", "tradebot", "worker"]
     assert "django_celery_beat.schedulers:DatabaseScheduler" in services["beat"]["command"]
+    assert services["market"]["command"] == ["python", "manage.py", "stream_market"]
 
 
 def test_the_app_talks_to_the_compose_postgres_and_redis():
