@@ -13,8 +13,9 @@ loop, costing a coroutine, not a thread or a connection. WebSockets stay on Chan
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from tempfile import SpooledTemporaryFile
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import AsyncToSync, sync_to_async
 from asgiref.wsgi import WsgiToAsgi, WsgiToAsgiInstance
 
 
@@ -54,6 +55,22 @@ class DjangoHTTP(WsgiToAsgi):
         class Instance(WsgiToAsgiInstance):
             # asgiref's own adapter runs every request in one shared thread (thread_sensitive=True): one at a time.
             run_wsgi_app = sync_to_async(_run_wsgi_app, thread_sensitive=False, executor=executor)
+
+            async def __call__(self, scope, receive, send):
+                """As asgiref's, except that a client gone before its body arrived ends the request quietly (asgiref
+                raised, and daphne logged a traceback for every such client)."""
+                self.scope = scope
+                with SpooledTemporaryFile(max_size=65536) as body:
+                    while True:
+                        message = await receive()
+                        if message["type"] == "http.disconnect":
+                            return
+                        body.write(message.get("body", b""))
+                        if not message.get("more_body"):
+                            break
+                    body.seek(0)
+                    self.sync_send = AsyncToSync(send)
+                    await self.run_wsgi_app(body)
 
         self._instance = Instance
 

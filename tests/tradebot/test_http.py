@@ -85,3 +85,26 @@ def test_every_response_is_closed_so_django_finishes_the_request():
 
     assert asyncio.run(call(DjangoHTTP(wsgi_app, threads=1), "/")) == (200, b"done")
     assert closed == [True]
+
+
+def test_a_client_gone_before_its_body_arrived_is_not_an_error():
+    called = []
+
+    def wsgi_app(environ, start_response):
+        called.append(True)
+        start_response("200 OK", [])
+        return [b""]
+
+    sent = []
+
+    async def receive():
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/api/strategies", "raw_path": b"/api/strategies",
+             "query_string": b"", "root_path": "", "headers": [], "client": ("127.0.0.1", 5000),
+             "server": ("127.0.0.1", 8000), "scheme": "http", "http_version": "1.1"}
+    asyncio.run(DjangoHTTP(wsgi_app, threads=1)(scope, receive, send))
+    assert called == [] and sent == []
