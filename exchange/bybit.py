@@ -42,12 +42,11 @@ from exchange.errors import (
     RateLimitedError,
     TemporaryError,
 )
-from exchange.instruments import RulesCache, check_symbol, conform
-from exchange.intervals import INTERVAL_MINUTES
+from exchange.instruments import check_symbol, conform
+from exchange.market_data import CATEGORY, BybitPublicMarketData
 
 logger = logging.getLogger(__name__)
 
-CATEGORY = "linear"
 SETTLE_COIN = "USDT"
 ENDPOINTS = {
     "testnet": "https://api-testnet.bybit.com",
@@ -83,7 +82,7 @@ class BybitExchange(Exchange):
         self.sleep = sleep
         self.retry = retry
         self.lookup_attempts = lookup_attempts
-        self._rules = RulesCache(self._fetch_rules)
+        self.market = BybitPublicMarketData(self.http)  # klines, tickers, instrument rules: one implementation
 
     # Account
     def get_balance(self) -> Balance:
@@ -239,27 +238,13 @@ class BybitExchange(Exchange):
 
     # Market data
     def get_klines(self, symbol: str, interval: str, limit: int = 200) -> list[Candle]:
-        if interval not in INTERVAL_MINUTES:
-            raise InvalidOrderError(f"unknown interval {interval!r}; use one of {', '.join(INTERVAL_MINUTES)}")
-        result = self.http.call("get_kline", category=CATEGORY, symbol=check_symbol(symbol), interval=interval,
-                                limit=limit)
-        return parse.candles(result)
+        return self.market.klines(symbol, interval, limit)
 
     def get_ticker(self, symbol: str) -> Ticker:
-        result = self.http.call("get_tickers", category=CATEGORY, symbol=check_symbol(symbol))
-        rows = result.get("list") or []
-        if not rows:
-            raise InvalidOrderError(f"{symbol} is not listed on Bybit ({CATEGORY})")
-        return parse.ticker(rows[0], timezone.now())
+        return self.market.ticker(symbol)
 
     def get_instrument(self, symbol: str) -> InstrumentRules:
-        return self._rules.get(check_symbol(symbol))
-
-    def _fetch_rules(self, symbol: str) -> InstrumentRules:
-        rows = self.http.call("get_instruments_info", category=CATEGORY, symbol=symbol).get("list") or []
-        if not rows:
-            raise InvalidOrderError(f"{symbol} is not listed on Bybit ({CATEGORY})")
-        return parse.instrument(rows[0])
+        return self.market.instrument(symbol)
 
     def subscribe(self, symbols: list[str], on_ticker: Callable[[Ticker], None]) -> Subscription:
         from exchange.streams import bybit_ticker_stream
