@@ -1,4 +1,4 @@
-"""Small tools the tests share: waiting, child processes, the PostgreSQL maintenance connection."""
+"""Small tools the tests share: a settable clock, waiting, child processes, the PostgreSQL maintenance connection."""
 
 from __future__ import annotations
 
@@ -13,6 +13,20 @@ from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+class SetClock:
+    """A ``now`` callable that returns whatever the test last set (default: the real time at creation)."""
+
+    def __init__(self, now=None):
+        if now is None:
+            from django.utils import timezone
+
+            now = timezone.now()
+        self.now = now
+
+    def __call__(self):
+        return self.now
 
 
 def wait_until(condition, *, timeout: float = 10, interval: float = 0.05, what: str = "the condition",

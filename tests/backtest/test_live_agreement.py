@@ -13,11 +13,11 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 from django.conf import settings
-from django.utils import timezone
 
 from exchange.models import PaperFill
 from exchange.paper import PaperExchange
 from exchange.replay import ReplayMarketData
+from tests.helpers import SetClock
 from trades.backtest.inputs import StrategySpec
 from trades.backtest.runner import RunSettings, execute
 from trades.cycle import TradingCycle
@@ -28,17 +28,9 @@ REPLAY_START = datetime(2026, 4, 1, 12, 9, tzinfo=UTC)  # the bundled data's sta
 CYCLES = 75
 
 
-class Clock:
-    def __init__(self):
-        self.now = timezone.now()
-
-    def __call__(self):
-        return self.now
-
-
 @pytest.fixture
 def live_run(transactional_db, make_strategy):
-    clock = Clock()
+    clock = SetClock()
     anchor = clock.now
     exchange = PaperExchange(ReplayMarketData(settings.CANDLE_DATA_DIR, anchor=anchor, now=clock),
                              account="live-vs-backtest", initial_balance=Decimal("10000"),

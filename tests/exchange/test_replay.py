@@ -10,21 +10,14 @@ from exchange.candles import candles_to_frame, closed_candles, resample
 from exchange.errors import InvalidOrderError
 from exchange.models import ReplayState
 from exchange.replay import ReplayClock, ReplayMarketData, bundled_files, load_minutes
+from tests.helpers import SetClock
 
 ANCHOR = datetime(2026, 11, 1, 0, 0, tzinfo=UTC)
 
 
-class Clock:
-    def __init__(self, now):
-        self.now = now
-
-    def __call__(self):
-        return self.now
-
-
 @pytest.fixture
 def clock():
-    return Clock(ANCHOR + timedelta(minutes=30, seconds=20))
+    return SetClock(ANCHOR + timedelta(minutes=30, seconds=20))
 
 
 @pytest.fixture
@@ -34,7 +27,7 @@ def replay(clock):
 
 def test_the_clock_maps_wall_time_to_data_time_after_the_warmup_and_wraps_around():
     start, end = datetime(2026, 3, 23, tzinfo=UTC), datetime(2026, 4, 22, tzinfo=UTC)
-    wall = Clock(ANCHOR)
+    wall = SetClock(ANCHOR)
     replay_clock = ReplayClock(data_start=start, data_end=end, anchor=ANCHOR, speed=10, warmup=timedelta(days=9),
                                now=wall)
     assert replay_clock.data_time() == start + timedelta(days=9)

@@ -5,26 +5,18 @@ from decimal import Decimal
 
 import pytest
 from django.conf import settings
-from django.utils import timezone
 
 from exchange.paper import PaperExchange
 from exchange.replay import ReplayMarketData
+from tests.helpers import SetClock
 from trades.models import Decision, Trade, TradeStatus
 from trades.reconcile import reconcile
-
-
-class Clock:
-    def __init__(self):
-        self.now = timezone.now()
-
-    def __call__(self):
-        return self.now
 
 
 @pytest.fixture
 def replay(transactional_db):
     """Replay starts at 2026-04-01 12:09 (the bundled data's start plus nine days of warm-up)."""
-    clock = Clock()
+    clock = SetClock()
     anchor = clock.now
     market = ReplayMarketData(settings.CANDLE_DATA_DIR, anchor=anchor, now=clock)
     exchange = PaperExchange(market, initial_balance=Decimal("10000"))
@@ -73,3 +65,4 @@ def test_a_trend_entry_on_replayed_sol_opens_then_its_exit_is_recorded(replay, m
     gross = direction * (trade.exit_price - trade.price) * trade.quantity
     assert abs(trade.realized_pnl - (gross - trade.fees)) < Decimal("0.01")
     assert exchange.get_balance().wallet_balance == Decimal("10000") + trade.realized_pnl
+
