@@ -12,6 +12,7 @@ entries get a slot, how big they are) are taken one strategy at a time under tha
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections import defaultdict
@@ -99,6 +100,21 @@ class CycleReport:
         return sum(1 for pair in self.pairs if pair.trade is not None)
 
 
+def in_pool_thread(function):
+    """``function`` for a thread of one of the cycle's short-lived pools: whatever database connection the thread
+    opened (the paper exchange reads its tables) is closed when the call ends, not left to the garbage collector
+    after the pool is gone."""
+
+    @functools.wraps(function)
+    def run(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        finally:
+            connections.close_all()
+
+    return run
+
+
 class TradingCycle:
     def __init__(self, *, exchange: Exchange, ai_service=None, ai_unavailable_reason: str = "",
                  kline_limit: int = 200, lock_seconds: int = 120, max_notional: Decimal = Decimal("100000"),
@@ -153,9 +169,9 @@ class TradingCycle:
             return closed_candles(candles_to_frame(candles), interval, market_now).tail(self.kline_limit)
 
         with ThreadPoolExecutor(max_workers=self.max_workers) as pool:
-            frame_futures = {key: pool.submit(klines, key) for key in keys}
-            balance_future = pool.submit(self.exchange.get_balance)
-            positions_future = pool.submit(self.exchange.get_positions)
+            frame_futures = {key: pool.submit(in_pool_thread(klines), key) for key in keys}
+            balance_future = pool.submit(in_pool_thread(self.exchange.get_balance))
+            positions_future = pool.submit(in_pool_thread(self.exchange.get_positions))
         frames = {}
         for key, future in frame_futures.items():
             try:
@@ -224,7 +240,7 @@ class TradingCycle:
                 pair.stop(DecisionOutcome.SKIPPED, self.ai_unavailable_reason)
             return
         with ThreadPoolExecutor(max_workers=self.max_workers) as pool:
-            answers = list(pool.map(self._ask_ai, asking))
+            answers = list(pool.map(in_pool_thread(self._ask_ai), asking))
         for pair, answer in zip(asking, answers, strict=True):
             if isinstance(answer, Exception):
                 pair.stop(DecisionOutcome.SKIPPED, f"AI unavailable, not trading on a guess: "
@@ -246,8 +262,6 @@ class TradingCycle:
                                   recent_candles=pair.frame.tail(AI_RECENT_CANDLES))
         except Exception as error:  # noqa: BLE001 - AIUnavailable or anything unexpected: skip, never guess
             return error
-        finally:
-            connections.close_all()  # this pool thread's own connection; the pool goes away after the phase
 
     # Steps 6b-8: slots, sizing, pending rows, orders ------------------------------------------------
     def _enter(self, pairs: list[PairOutcome], balance: Balance) -> None:
@@ -271,7 +285,7 @@ class TradingCycle:
                 self._record_pending(pair)
             sending = [pair for pair in ready if pair.trade is not None]
             with ThreadPoolExecutor(max_workers=self.max_workers) as pool:
-                results = list(pool.map(self._execute, sending))
+                results = list(pool.map(in_pool_thread(self._execute), sending))
         for pair, result in zip(sending, results, strict=True):
             outcome = DecisionOutcome.FAILED if result.outcome == "failed" else DecisionOutcome.ENTERED
             pair.stop(outcome, result.detail or f"{result.outcome}: {pair.plan.side} {result.trade.quantity} "
@@ -318,12 +332,9 @@ class TradingCycle:
                 pair.stop(DecisionOutcome.SKIPPED, f"{pair.symbol} is already held; no second entry")
 
     def _execute(self, pair: PairOutcome) -> Execution:
-        try:
-            rules = self.exchange.get_instrument(pair.symbol)
-            return execute_entry(pair.trade, exchange=self.exchange, params=RiskParams.from_strategy(pair.strategy),
-                                 rules=rules, sleep=self.sleep)
-        finally:
-            connections.close_all()  # this pool thread's own connection; the pool goes away after the phase
+        rules = self.exchange.get_instrument(pair.symbol)
+        return execute_entry(pair.trade, exchange=self.exchange, params=RiskParams.from_strategy(pair.strategy),
+                             rules=rules, sleep=self.sleep)
 
     # Step 9 and the decision log ------------------------------------------------------------------
     def _record(self, pairs: list[PairOutcome]) -> None:
