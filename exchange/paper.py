@@ -244,10 +244,6 @@ class PaperExchange(Exchange):
         return account
 
     @staticmethod
-    def _pending(account: PaperAccount):
-        return PaperExchange._pending_positions(account.positions.all())
-
-    @staticmethod
     def _pending_positions(positions):
         """Open positions with a stop-loss or take-profit the market may have reached."""
         return positions.filter(Q(stop_loss__isnull=False) | Q(take_profit__isnull=False), size__gt=0)
@@ -357,7 +353,7 @@ class PaperExchange(Exchange):
 
     # Settlement: what the market did since the last look
     def _settle(self, account: PaperAccount) -> None:
-        symbols = set(self._pending(account).values_list("symbol", flat=True))
+        symbols = set(self._pending_positions(account.positions.all()).values_list("symbol", flat=True))
         symbols |= set(account.orders.filter(status=OrderStatus.NEW).values_list("symbol", flat=True))
         for symbol in sorted(symbols):
             self._settle_symbol(account, symbol)
