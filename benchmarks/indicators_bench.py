@@ -30,6 +30,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from strategies import indicators  # noqa: E402
 from strategies.indicators import INDICATOR_COLUMNS, compute_indicators, full_config  # noqa: E402
 from strategies.rules import RULES  # noqa: E402
 from strategies.signals import signal_series  # noqa: E402
@@ -261,6 +262,16 @@ def assert_same(name: str, expected, got) -> float:
     return worst
 
 
+def one_thread(measure):
+    """``measure()`` with every frame's indicators computed on the calling thread."""
+    threshold = indicators.PARALLEL_FROM_ROWS
+    indicators.PARALLEL_FROM_ROWS = sys.maxsize
+    try:
+        return measure()
+    finally:
+        indicators.PARALLEL_FROM_ROWS = threshold
+
+
 def best_time(function, *args, repeat: int) -> float:
     """The fastest of ``repeat`` runs: the least disturbed by whatever else the machine is doing."""
     times = []
@@ -308,6 +319,11 @@ def main() -> int:
         print(f"{label:>9}  {real * 1000:9.2f} ms  {loop * 1000:11.1f} ms = {loop / real:6.1f}x  "
               f"{numpy_ * 1000:9.2f} ms = {real / numpy_:5.2f}x numpy's time{note}")
     _, real, loop, numpy_, _ = rows[-1]
+    if indicators.THREADS > 1:
+        single = one_thread(lambda: best_time(real_pass, large, config, repeat=5))
+        print(f"\nthe {args.candles:,}-candle pass runs its indicators on {indicators.THREADS} threads; "
+              f"on one thread it takes {single * 1000:.2f} ms = {loop / single:.1f}x faster than the loop, "
+              f"{single / numpy_:.2f}x numpy's time")
     ok = loop / real >= GOAL_VS_LOOP and real / numpy_ <= GOAL_VS_NUMPY
     print(f"\ngoal on {args.candles:,} candles: >= {GOAL_VS_LOOP:g}x faster than the loop "
           f"({loop / real:.1f}x) and within {GOAL_VS_NUMPY:g}x of numpy ({real / numpy_:.2f}x): "

@@ -3,6 +3,7 @@ short series, by each indicator's textbook recurrence, and with the standard lib
 
 import math
 import statistics
+import threading
 from fractions import Fraction
 
 import numpy as np
@@ -10,9 +11,11 @@ import pandas as pd
 import pytest
 import ta
 
+from strategies import indicators
 from strategies.indicators import (
     INDICATOR_COLUMNS,
     compute_indicators,
+    exponential_smoothing,
     min_candles,
     rolling_extreme,
     warmup_rows,
@@ -182,3 +185,37 @@ def test_it_gives_nan_rows_not_errors_for_frames_shorter_than_a_period():
     result = compute_indicators(candles(CLOSES[:2]), {})
     assert len(result) == 2
     assert result[list(INDICATOR_COLUMNS)].isna().all().all()
+
+
+def smoothing_by_recurrence(values, alpha, start):
+    out, level = [math.nan] * start, float(values[start])
+    for value in values[start:]:
+        level = level + alpha * (value - level)
+        out.append(level)
+    return out
+
+
+@pytest.mark.parametrize("alpha", [1.0, 0.5, 2 / 10, 1 / 14, 1 / 500])
+def test_exponential_smoothing_follows_its_recurrence_across_blocks(alpha):
+    # The block length depends on alpha (8 to 4096 values); these lengths cross one or several.
+    values = 100 + np.cumsum(np.random.default_rng(9).normal(size=9_000))
+    for start in (0, 5):
+        for length in (1, 2, 7, 8, 9, 830, 831, 4097, 9_000 - start):
+            chunk = values[:start + length]
+            got = exponential_smoothing(chunk.copy(), alpha, start=start)
+            want = smoothing_by_recurrence(chunk, alpha, start)
+            assert np.isnan(got[:start]).all() and len(got) == len(chunk)
+            np.testing.assert_allclose(got[start:], want[start:], rtol=1e-11, atol=0)
+
+
+def test_a_long_frame_computed_on_threads_equals_the_same_frame_computed_inline(monkeypatch):
+    frame = candles(100 + np.cumsum(np.random.default_rng(4).normal(0, 0.5, 30_000)))
+    monkeypatch.setattr(indicators, "THREADS", 2)
+    monkeypatch.setattr(indicators, "PARALLEL_FROM_ROWS", 10**9)
+    inline = compute_indicators(frame, {})
+    threads, call = set(), indicators._call
+    monkeypatch.setattr(indicators, "_call", lambda job: threads.add(threading.current_thread().name) or call(job))
+    monkeypatch.setattr(indicators, "PARALLEL_FROM_ROWS", 1_000)
+    threaded = compute_indicators(frame, {})
+    assert threads and all(name.startswith("indicators") for name in threads)
+    pd.testing.assert_frame_equal(threaded, inline, check_exact=True)
