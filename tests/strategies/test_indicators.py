@@ -213,8 +213,13 @@ def test_a_long_frame_computed_on_threads_equals_the_same_frame_computed_inline(
     monkeypatch.setattr(indicators, "THREADS", 2)
     monkeypatch.setattr(indicators, "PARALLEL_FROM_ROWS", 10**9)
     inline = compute_indicators(frame, {})
-    threads, call = set(), indicators._call
-    monkeypatch.setattr(indicators, "_call", lambda job: threads.add(threading.current_thread().name) or call(job))
+    threads, rsi = set(), indicators.wilder_rsi
+
+    def recording_rsi(*args):
+        threads.add(threading.current_thread().name)
+        return rsi(*args)
+
+    monkeypatch.setattr(indicators, "wilder_rsi", recording_rsi)
     monkeypatch.setattr(indicators, "PARALLEL_FROM_ROWS", 1_000)
     threaded = compute_indicators(frame, {})
     assert threads and all(name.startswith("indicators") for name in threads)
