@@ -3,6 +3,8 @@
 from decimal import Decimal
 from threading import Barrier, Thread
 
+from django.db import connection
+
 from exchange.base import Side
 from trades.models import Decision, Trade, TradeStatus
 from trades.order_ids import entry_order_link_id
@@ -53,8 +55,11 @@ def test_two_cycles_started_at_once_produce_one_order(long_signal, make_cycle, f
     reports = []
 
     def cycle():
-        start.wait()
-        reports.append(make_cycle().run([strategy]))
+        try:
+            start.wait()
+            reports.append(make_cycle().run([strategy]))
+        finally:
+            connection.close()  # this thread's own; left open, it would keep the test database from being dropped
 
     threads = [Thread(target=cycle) for _ in range(2)]
     for thread in threads:
