@@ -71,10 +71,16 @@ def initial_margin(size: Decimal, price: Decimal, leverage: Decimal) -> Decimal:
     return money(size * price / leverage)
 
 
+def liquidation_distance(leverage: Decimal, maintenance_rate: Decimal = DEFAULT_MAINTENANCE_MARGIN_RATE) -> Decimal:
+    """Isolated-margin estimate: how far the price may move against a position, as a fraction of its entry
+    price, before the margin left falls to the maintenance margin (initial margin rate - maintenance rate)."""
+    return 1 / leverage - maintenance_rate
+
+
 def liquidation_price(side: str, entry_price: Decimal, leverage: Decimal,
                       maintenance_rate: Decimal = DEFAULT_MAINTENANCE_MARGIN_RATE) -> Decimal:
     """Isolated-margin estimate, for display: where the margin left falls to the maintenance margin."""
-    return money(entry_price * (1 - direction(side) * (1 / leverage - maintenance_rate)))
+    return money(entry_price * (1 - direction(side) * liquidation_distance(leverage, maintenance_rate)))
 
 
 def marketable_limit_price(side: str, limit_price: Decimal, market_price: Decimal, slippage_bps: Decimal,

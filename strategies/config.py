@@ -1,14 +1,18 @@
-"""The ``indicators`` JSON of a strategy: documented defaults and strict validation.
+"""The ``indicators`` JSON of a strategy: documented defaults and strict validation; and the rule that
+ties a strategy's stop-loss to its leverage.
 
-One definition serves the model, the admin form, the API serializer and the backtester, so a
-config that one of them accepts, all of them accept.
+One definition serves the model, the admin form, the API serializer, the backtester and the risk
+checks before an order, so a config that one of them accepts, all of them accept.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import ROUND_FLOOR, Decimal
 
 from django.core.exceptions import ValidationError
+
+from exchange.fills import DEFAULT_MAINTENANCE_MARGIN_RATE, liquidation_distance
 
 
 @dataclass(frozen=True)
@@ -86,3 +90,27 @@ def validate_indicators(value) -> dict:
     if errors:
         raise ValidationError(errors)
     return config
+
+
+def stop_loss_problem(stop_loss_percentage, leverage) -> str | None:
+    """Why a stop-loss this far from entry cannot protect a position at this leverage, or None if it can.
+
+    At ``leverage`` an isolated position is liquidated when the price has moved about
+    ``1/leverage - maintenance margin rate`` against it (``exchange.fills.liquidation_distance``); a stop
+    at or beyond that point would never fire, and the whole margin would be lost instead.
+    """
+    if not (isinstance(stop_loss_percentage, Decimal) and isinstance(leverage, Decimal)
+            and 0 < stop_loss_percentage < 100 and 1 <= leverage <= 100):
+        return None  # out of range: each field's own validation reports that
+    reach = liquidation_distance(leverage) * 100
+    if stop_loss_percentage < reach:
+        return None
+    highest = 1 / (stop_loss_percentage / 100 + DEFAULT_MAINTENANCE_MARGIN_RATE)
+    # Rounded down, so that the values suggested are safe ones.
+    remedy = f"a stop-loss below {_floor(reach)}%" + (f" or a leverage below {_floor(highest)}x" if highest > 1 else "")
+    return (f"At {leverage.normalize():f}x leverage a position is liquidated about {_floor(reach)}% from its entry, "
+            f"before a {stop_loss_percentage.normalize():f}% stop-loss could close it. Use {remedy}.")
+
+
+def _floor(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.01"), rounding=ROUND_FLOOR)

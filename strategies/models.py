@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import Q
 
 from exchange.intervals import INTERVAL_LABELS
-from strategies.config import validate_indicators
+from strategies.config import stop_loss_problem, validate_indicators
 
 SYMBOL_PATTERN = re.compile(r"^[A-Z0-9]{2,25}USDT$")
 TIMEFRAME_CHOICES = list(INTERVAL_LABELS.items())
@@ -122,14 +122,19 @@ class Strategy(models.Model):
 
     def clean(self):
         super().clean()
+        errors = {}
         if self.confirm_timeframe:
             from exchange.intervals import INTERVAL_MINUTES
 
             if INTERVAL_MINUTES[self.confirm_timeframe] <= INTERVAL_MINUTES.get(self.timeframe, 0):
-                raise ValidationError({"confirm_timeframe": "The confirmation timeframe must be longer than the "
-                                                            "strategy's timeframe."})
+                errors["confirm_timeframe"] = "The confirmation timeframe must be longer than the strategy's timeframe."
+        problem = stop_loss_problem(self.stop_loss_percentage, self.leverage)
+        if problem:
+            errors["stop_loss_percentage"] = problem
         if self.indicators in (None, ""):
             self.indicators = {}
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def indicator_config(self) -> dict:

@@ -3,7 +3,8 @@
 Size comes from the money at risk: ``equity x risk%`` is what the trade loses if the stop-loss is
 hit, so ``qty = risk amount / stop distance``. The result is capped by the margin available at the
 strategy's leverage and by the largest order the operator allows, then rounded *down* to the
-instrument's lot step; an order the exchange would refuse is refused here, with the reason.
+instrument's lot step; an order the exchange would refuse is refused here, with the reason. So is
+an entry whose stop-loss lies beyond the liquidation price at the strategy's leverage.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from exchange.base import InstrumentRules, Side
+from strategies.config import stop_loss_problem
 
 HUNDRED = Decimal("100")
 # Keep a little margin free for the entry fee and slippage, so a full-size order is not refused.
@@ -96,6 +98,9 @@ def position_size(*, equity: Decimal, available: Decimal, entry: Decimal, stop: 
 
 def plan_entry(*, action: str, price: Decimal, equity: Decimal, available: Decimal, params: RiskParams,
                rules: InstrumentRules, max_notional: Decimal) -> EntryPlan:
+    problem = stop_loss_problem(params.stop_loss_percentage, params.leverage)
+    if problem:  # a strategy saved before the rule existed; the exchange would liquidate before the stop
+        raise RiskRejected(problem)
     side = side_for(action)
     stop, target = protective_prices(side, price, params, rules)
     qty = position_size(equity=equity, available=available, entry=price, stop=stop, params=params, rules=rules,

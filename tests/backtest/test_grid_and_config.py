@@ -20,6 +20,16 @@ def test_a_grid_is_every_combination_and_refused_cells_say_why(db):
     assert cells[1].spec.indicators["ema_long"] == 34 and cells[1].spec.risk.stop_loss_percentage == Decimal("0.5")
 
 
+def test_grid_risk_cells_are_checked_like_a_strategy_the_leverage_against_the_stop_included(db):
+    spec = StrategySpec.from_config({"type": "scalping", "stop_loss_percentage": "2"})
+    cells = combinations(spec, parse_grid(["leverage=5,50", "risk_percentage=1,150"]))
+    errors = {tuple(cell.values.values()): cell.error for cell in cells}
+    specs = {tuple(cell.values.values()): cell.spec for cell in cells}
+    assert errors[("5", "1")] == "" and specs[("5", "1")].risk.leverage == 5
+    assert errors[("50", "1")].startswith("stop_loss_percentage: At 50x leverage a position is liquidated about 1.50%")
+    assert errors[("5", "150")] == "risk_percentage: Ensure this value is less than or equal to 100."
+
+
 @pytest.mark.parametrize("item, reason", [("ema_short", "setting=value"), ("colour=1,2", "setting=value"),
                                           ("ema_short=5,x", "must be numbers")])
 def test_a_bad_axis_is_refused(item, reason):
@@ -37,6 +47,7 @@ def test_ranking_puts_the_best_first_and_failures_last():
     ({"type": "momentum"}, "is not a valid choice"),
     ({"type": "scalping", "indicators": {"ema_short": 30}}, "must be shorter than ema_long"),
     ({"type": "scalping", "stop_loss_percentage": "0"}, "greater than or equal to 0.01"),
+    ({"type": "scalping", "stop_loss_percentage": "3", "leverage": "40"}, "liquidated about 2.00% from its entry"),
     ({"type": "scalping", "colour": "red"}, "Unknown strategy field"),
 ])
 def test_a_config_file_is_validated_like_a_strategy(db, config, reason):

@@ -86,6 +86,19 @@ def test_patch_checks_rules_that_span_fields_against_the_stored_values(api_clien
     assert Strategy.objects.get(pk=strategy.pk).confirm_timeframe == ""
 
 
+def test_patch_refuses_a_leverage_that_would_liquidate_before_the_stored_stop_loss(api_client, make_strategy):
+    strategy = make_strategy(stop_loss_percentage=Decimal("2"), leverage=Decimal("5"))
+    response = api_client.patch(f"/api/strategies/{strategy.pk}", {"leverage": "50"}, format="json")
+    assert response.status_code == 400
+    assert "liquidated about 1.50% from its entry, before a 2% stop-loss" in response.json()["stop_loss_percentage"][0]
+    assert Strategy.objects.get(pk=strategy.pk).leverage == Decimal("5")
+    response = api_client.patch(f"/api/strategies/{strategy.pk}", {"leverage": "40"}, format="json")
+    assert response.status_code == 400  # 1/40 - 0.5% = 2%: liquidated at the stop itself, which is no protection
+    response = api_client.patch(f"/api/strategies/{strategy.pk}", {"leverage": "30"}, format="json")
+    assert response.status_code == 200  # 1/30 - 0.5% = 2.83%: the 2% stop fires first
+    assert Strategy.objects.get(pk=strategy.pk).leverage == Decimal("30")
+
+
 @pytest.mark.parametrize(("change", "field", "message"), [
     ({"risk_percentage": "150"}, "risk_percentage", "Ensure this value is less than or equal to 100."),
     ({"risk_percentage": "0"}, "risk_percentage", "Ensure this value is greater than or equal to 0.01."),
@@ -93,6 +106,9 @@ def test_patch_checks_rules_that_span_fields_against_the_stored_values(api_clien
     ({"stop_loss_percentage": "100"}, "stop_loss_percentage", "Ensure this value is less than or equal to 99.99."),
     ({"take_profit_percentage": "0"}, "take_profit_percentage", "Ensure this value is greater than or equal to 0.01."),
     ({"leverage": "0.5"}, "leverage", "Ensure this value is greater than or equal to 1."),
+    ({"leverage": "100", "stop_loss_percentage": "1"}, "stop_loss_percentage",
+     "At 100x leverage a position is liquidated about 0.50% from its entry, before a 1% stop-loss could close it. "
+     "Use a stop-loss below 0.50% or a leverage below 66.66x."),
     ({"min_ai_confidence": 101}, "min_ai_confidence", "Ensure this value is less than or equal to 100."),
     ({"max_daily_loss_percentage": "0"}, "max_daily_loss_percentage",
      "Ensure this value is greater than or equal to 0.01."),

@@ -2,6 +2,7 @@ from decimal import Decimal
 
 import pytest
 
+from exchange import fills
 from exchange.base import InstrumentRules, Side
 from trades.risk import RiskParams, RiskRejected, daily_loss_breached, plan_entry, position_size, protective_prices
 
@@ -54,3 +55,18 @@ def test_it_detects_a_breached_daily_loss_limit():
     assert daily_loss_breached(Decimal("-299"), Decimal("10000"), Decimal("3")) is False
     assert daily_loss_breached(Decimal("500"), Decimal("10000"), Decimal("3")) is False
     assert daily_loss_breached(Decimal("-9000"), Decimal("10000"), None) is False
+
+
+def test_it_refuses_an_entry_whose_stop_lies_beyond_the_liquidation_price():
+    # A strategy saved before the rule: at 50x an isolated position is liquidated about 1.5% away.
+    reckless = RiskParams(risk_percentage=Decimal("1"), stop_loss_percentage=Decimal("2"),
+                          take_profit_percentage=Decimal("4"), leverage=Decimal("50"))
+    with pytest.raises(RiskRejected, match=r"At 50x leverage a position is liquidated about 1.50% from its entry"):
+        plan_entry(action="LONG", price=Decimal("70000"), equity=Decimal("10000"), available=Decimal("10000"),
+                   params=reckless, rules=BTC, max_notional=Decimal("1000000"))
+    careful = RiskParams(risk_percentage=Decimal("1"), stop_loss_percentage=Decimal("1"),
+                         take_profit_percentage=Decimal("4"), leverage=Decimal("50"))
+    plan = plan_entry(action="SHORT", price=Decimal("70000"), equity=Decimal("10000"), available=Decimal("10000"),
+                      params=careful, rules=BTC, max_notional=Decimal("1000000"))
+    assert plan.stop_loss == Decimal("70700.00")
+    assert plan.stop_loss < fills.liquidation_price("Sell", Decimal("70000"), Decimal("50"))  # the stop fires first

@@ -50,6 +50,7 @@ def test_creating_a_strategy_stores_what_was_typed(logged_in_client):
     ({"risk_percentage": "0"}, "risk_percentage"),
     ({"stop_loss_percentage": "100"}, "stop_loss_percentage"),
     ({"leverage": "101"}, "leverage"),
+    ({"leverage": "100", "stop_loss_percentage": "1"}, "stop_loss_percentage"),  # liquidated before the stop
     ({"confirm_timeframe": "1"}, "confirm_timeframe"),
     ({"timeframe": "7"}, "timeframe"),
 ])

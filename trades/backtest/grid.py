@@ -12,7 +12,7 @@ import itertools
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from multiprocessing import get_context
 
@@ -20,10 +20,9 @@ from django.core.exceptions import ValidationError
 
 from strategies.config import INDICATOR_PARAMS
 from trades.backtest.data import CandleData
-from trades.backtest.inputs import StrategySpec
+from trades.backtest.inputs import RISK_FIELDS, StrategySpec
 from trades.backtest.runner import RunSettings, complete, prepare
 
-RISK_KEYS = ("risk_percentage", "stop_loss_percentage", "take_profit_percentage", "leverage")
 RANKINGS = ("total_return_pct", "sharpe", "sortino", "profit_factor", "win_rate_pct", "max_drawdown_pct")
 
 
@@ -46,14 +45,14 @@ def parse_grid(items: list[str]) -> dict[str, list]:
     for item in items:
         key, _, raw = item.partition("=")
         key = key.strip()
-        if not raw or key not in (*INDICATOR_PARAMS, *RISK_KEYS):
+        if not raw or key not in (*INDICATOR_PARAMS, *RISK_FIELDS):
             raise ValidationError(f"--grid {item!r}: write setting=value,value,... with a setting among "
-                                  f"{', '.join((*INDICATOR_PARAMS, *RISK_KEYS))}")
+                                  f"{', '.join((*INDICATOR_PARAMS, *RISK_FIELDS))}")
         try:
             values = [Decimal(value.strip()) for value in raw.split(",") if value.strip()]
         except InvalidOperation:
             raise ValidationError(f"--grid {item!r}: values must be numbers") from None
-        axes[key] = [int(value) if value == value.to_integral_value() and key not in RISK_KEYS else value
+        axes[key] = [int(value) if value == value.to_integral_value() and key not in RISK_FIELDS else value
                      for value in values]
     return axes
 
@@ -63,11 +62,11 @@ def combinations(spec: StrategySpec, axes: dict[str, list]) -> list[Cell]:
     for picked in itertools.product(*axes.values()):
         values = dict(zip(axes, picked, strict=True))
         indicators = {key: value for key, value in values.items() if key in INDICATOR_PARAMS}
-        risk = {key: Decimal(value) for key, value in values.items() if key in RISK_KEYS}
+        risk = {key: Decimal(value) for key, value in values.items() if key in RISK_FIELDS}
         try:
             cell = spec.with_indicators(**{key: float(v) if isinstance(v, Decimal) else v
                                            for key, v in indicators.items()})
-            cell = replace(cell, risk=replace(cell.risk, **risk))
+            cell = cell.with_risk(**risk) if risk else cell
             cells.append(Cell({key: str(value) for key, value in values.items()}, cell))
         except ValidationError as error:
             cells.append(Cell({key: str(value) for key, value in values.items()}, None, " ".join(error.messages)))

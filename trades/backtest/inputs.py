@@ -28,6 +28,7 @@ from trades.risk import RiskParams
 SPEC_FIELDS = ("type", "indicators", "timeframe", "confirm_timeframe", "risk_percentage", "stop_loss_percentage",
                "take_profit_percentage", "leverage", "max_positions", "max_daily_loss_percentage",
                "use_ai_confirmation", "min_ai_confidence")
+RISK_FIELDS = ("risk_percentage", "stop_loss_percentage", "take_profit_percentage", "leverage")
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,21 @@ class StrategySpec:
     def with_indicators(self, **overrides) -> StrategySpec:
         """A copy with some indicator settings changed (checked like the Strategy's own)."""
         return replace(self, indicators=full_config({**self.indicators, **overrides}))
+
+    def with_risk(self, **overrides) -> StrategySpec:
+        """A copy with some risk settings changed, checked like the Strategy's own: each value's range, and a
+        stop-loss that the leverage would not have liquidated first."""
+        from strategies.models import Strategy
+
+        risk = replace(self.risk, **overrides)
+        settings = {name: getattr(risk, name) for name in RISK_FIELDS}
+        try:
+            Strategy(name=self.name or "backtest", type=self.type, symbols=["BTCUSDT"], **settings).full_clean(
+                validate_unique=False, validate_constraints=False)
+        except ValidationError as error:
+            raise ValidationError([f"{name}: {message}" for name, messages in error.message_dict.items()
+                                   for message in messages]) from None
+        return replace(self, risk=risk)
 
     def as_parameters(self) -> dict:
         risk = self.risk
