@@ -1,4 +1,5 @@
-"""Small tools the tests share: a settable clock, waiting, child processes, the PostgreSQL maintenance connection."""
+"""Small tools the tests share: a settable clock, waiting, child processes, the PostgreSQL maintenance connection,
+and reports collected over the whole session and printed at its end."""
 
 from __future__ import annotations
 
@@ -13,6 +14,32 @@ from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+class SessionReport:
+    """One object collected into during the whole test session (``collect(config)``) and, when ``filled``
+    says it holds anything, printed under ``title`` at the end (``print_summary`` from a conftest's
+    ``pytest_terminal_summary``), and also written to the file ``file_env`` names if that variable is set."""
+
+    def __init__(self, title: str, create, *, filled, file_env: str | None = None):
+        import pytest
+
+        self.title, self.create, self.filled, self.file_env = title, create, filled, file_env
+        self.key = pytest.StashKey()
+
+    def collect(self, config):
+        if self.key not in config.stash:
+            config.stash[self.key] = self.create()
+        return config.stash[self.key]
+
+    def print_summary(self, terminalreporter, config) -> None:
+        report = config.stash.get(self.key, None)
+        if report is None or not self.filled(report):
+            return
+        terminalreporter.write_sep("=", self.title)
+        terminalreporter.write_line(report.render())
+        if self.file_env and os.environ.get(self.file_env):
+            Path(os.environ[self.file_env]).write_text(report.render() + "\n")
 
 
 class SetClock:

@@ -3,7 +3,6 @@ to ``FAULT_TABLE_FILE`` when set) and the in-process fake exchange of one run.""
 
 from __future__ import annotations
 
-import os
 import random
 from contextlib import contextmanager
 
@@ -12,26 +11,19 @@ import pytest
 from tests.hardening.chaos import ChaosBybit
 from tests.hardening.faults import FaultTable, base_seed, no_sleep
 from tests.hardening.scenario import clear_trading
+from tests.helpers import SessionReport
 
-TABLE = pytest.StashKey[FaultTable]()
+TABLE = SessionReport("fault table", lambda: FaultTable(base_seed()), filled=lambda table: table.rows,
+                      file_env="FAULT_TABLE_FILE")
 
 
 @pytest.fixture(scope="session")
 def fault_table(request) -> FaultTable:
-    if TABLE not in request.config.stash:
-        request.config.stash[TABLE] = FaultTable(base_seed())
-    return request.config.stash[TABLE]
+    return TABLE.collect(request.config)
 
 
 def pytest_terminal_summary(terminalreporter, config):
-    table = config.stash.get(TABLE, None)
-    if table is None or not table.rows:
-        return
-    terminalreporter.write_sep("=", "fault table")
-    terminalreporter.write_line(table.render())
-    if os.environ.get("FAULT_TABLE_FILE"):
-        with open(os.environ["FAULT_TABLE_FILE"], "w") as out:
-            out.write(table.render() + "\n")
+    TABLE.print_summary(terminalreporter, config)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-STATS = pytest.StashKey["FuzzStats"]()
+from tests.helpers import SessionReport
 
 
 @dataclass
@@ -42,16 +42,14 @@ class FuzzStats:
                 f"statuses: {by_class}")
 
 
+STATS = SessionReport("API fuzzing (schemathesis, the project's OpenAPI schema)", FuzzStats,
+                      filled=lambda stats: stats.statuses)
+
+
 @pytest.fixture(scope="session")
 def fuzz_stats(request) -> FuzzStats:
-    if STATS not in request.config.stash:
-        request.config.stash[STATS] = FuzzStats()
-    return request.config.stash[STATS]
+    return STATS.collect(request.config)
 
 
 def pytest_terminal_summary(terminalreporter, config):
-    stats = config.stash.get(STATS, None)
-    if stats is None or not stats.statuses:
-        return
-    terminalreporter.write_sep("=", "API fuzzing (schemathesis, the project's OpenAPI schema)")
-    terminalreporter.write_line(stats.render())
+    STATS.print_summary(terminalreporter, config)
