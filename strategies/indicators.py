@@ -171,6 +171,9 @@ def exponential_smoothing(values: np.ndarray, alpha: float, start: int = 0) -> n
     decay = 1.0 - alpha
     if n <= 1 or decay <= 0.0:
         return values
+    if np.isnan(values[start:]).any():  # a gap: pandas steps over it, where the block sums would carry it on
+        values[start:] = pd.Series(values[start:]).ewm(alpha=alpha, adjust=False).mean().to_numpy()
+        return values
     block = int(min(4096, max(8, 250 / -np.log10(decay))))
     powers = decay ** np.arange(block, dtype="float64")
     full_rows, tail = divmod(n, block)

@@ -208,6 +208,16 @@ def test_exponential_smoothing_follows_its_recurrence_across_blocks(alpha):
             np.testing.assert_allclose(got[start:], want[start:], rtol=1e-11, atol=0)
 
 
+def test_exponential_smoothing_steps_over_a_gap_as_pandas_does():
+    values = 100 + np.cumsum(np.random.default_rng(2).normal(size=3_000))
+    values[1_000] = np.nan
+    expected = pd.Series(values[3:]).ewm(alpha=0.1, adjust=False).mean().to_numpy()
+    got = exponential_smoothing(values.copy(), 0.1, start=3)
+    assert np.isnan(got[:3]).all()
+    np.testing.assert_allclose(got[3:], expected, rtol=1e-12)
+    assert np.isfinite(got[-1])
+
+
 def test_a_long_frame_computed_on_threads_equals_the_same_frame_computed_inline(monkeypatch):
     frame = candles(100 + np.cumsum(np.random.default_rng(4).normal(0, 0.5, 30_000)))
     monkeypatch.setattr(indicators, "THREADS", 2)
