@@ -27,6 +27,13 @@ def pytest_terminal_summary(terminalreporter, config):
 
 
 @pytest.fixture
+def fake():
+    """A fake Bybit of its own for one test (test_process_faults shares one per module instead)."""
+    with ChaosBybit() as server:
+        yield server
+
+
+@pytest.fixture
 def chaos_run(transactional_db):
     """``with chaos_run(seed, **exchange_options) as (fake, exchange, rng):`` one run on its own fake exchange,
     with the trading tables emptied before it."""

@@ -6,19 +6,12 @@ import pytest
 
 from exchange.base import OrderRequest, Side
 from exchange.errors import OrderRejectedError
-from tests.hardening.chaos import ChaosBybit
 from tests.hardening.faults import no_sleep
 from tests.hardening.invariants import check
 from tests.hardening.scenario import START_BALANCE, make_cycle, open_market
 from trades.models import Trade, TradeStatus
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def fake():
-    with ChaosBybit() as server:
-        yield server
 
 
 @pytest.fixture

@@ -9,19 +9,13 @@ from django.utils import timezone
 from exchange.base import Subscription
 from exchange.market_stream import MarketStreamer
 from tests.fakes.scenarios import serve, signal_window
-from tests.hardening.chaos import TRADING_STOP, ChaosBybit
+from tests.hardening.chaos import TRADING_STOP
 from tests.hardening.faults import no_sleep
 from tests.hardening.scenario import make_cycle
 from trades.models import Trade, TradeStatus
 from trades.reconcile import reconcile
 
 ATTEMPTS = 5  # the exchange layer's retry policy: a burst this long defeats it
-
-
-@pytest.fixture
-def fake():
-    with ChaosBybit() as server:
-        yield server
 
 
 @pytest.fixture
