@@ -31,6 +31,15 @@ SPEC_FIELDS = ("type", "indicators", "timeframe", "confirm_timeframe", "risk_per
 RISK_FIELDS = ("risk_percentage", "stop_loss_percentage", "take_profit_percentage", "leverage")
 
 
+def _checked_strategy(name: str, **fields):
+    """An unsaved Strategy with these fields, through the model's own validation (raises ValidationError)."""
+    from strategies.models import Strategy
+
+    strategy = Strategy(name=name or "backtest", symbols=["BTCUSDT"], **fields)
+    strategy.full_clean(validate_unique=False, validate_constraints=False)
+    return strategy
+
+
 @dataclass(frozen=True)
 class StrategySpec:
     """A strategy's trading settings, detached from the database (a saved Strategy, a JSON file, a grid cell)."""
@@ -57,16 +66,13 @@ class StrategySpec:
     @classmethod
     def from_config(cls, config: dict, *, name: str = "") -> StrategySpec:
         """Settings spelled like the Strategy API's fields, checked by the Strategy model's own validation."""
-        from strategies.models import Strategy
-
         if not isinstance(config, dict):
             raise ValidationError("A strategy config must be a JSON object with the Strategy API's fields.")
         unknown = sorted(set(config) - set(SPEC_FIELDS) - {"name", "symbols", "id", "is_active"})
         if unknown:
             raise ValidationError(f"Unknown strategy field(s) {', '.join(unknown)}; known: {', '.join(SPEC_FIELDS)}.")
         fields = {key: value for key, value in config.items() if key in SPEC_FIELDS}
-        strategy = Strategy(name=config.get("name") or name or "backtest", symbols=["BTCUSDT"], **fields)
-        strategy.full_clean(validate_unique=False, validate_constraints=False)
+        strategy = _checked_strategy(config.get("name") or name, **fields)
         return replace(cls.from_strategy(strategy), strategy_id=None)
 
     @classmethod
@@ -101,13 +107,9 @@ class StrategySpec:
     def with_risk(self, **overrides) -> StrategySpec:
         """A copy with some risk settings changed, checked like the Strategy's own: each value's range, and a
         stop-loss that the leverage would not have liquidated first."""
-        from strategies.models import Strategy
-
         risk = replace(self.risk, **overrides)
-        settings = {name: getattr(risk, name) for name in RISK_FIELDS}
         try:
-            Strategy(name=self.name or "backtest", type=self.type, symbols=["BTCUSDT"], **settings).full_clean(
-                validate_unique=False, validate_constraints=False)
+            _checked_strategy(self.name, type=self.type, **{name: getattr(risk, name) for name in RISK_FIELDS})
         except ValidationError as error:
             raise ValidationError([f"{name}: {message}" for name, messages in error.message_dict.items()
                                    for message in messages]) from None
