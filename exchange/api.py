@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from exchange import serializers as s
-from exchange import services
+from exchange.base import OrderStatus
 from exchange.factory import get_exchange
 from exchange.intervals import interval_delta
 from exchange.models import MarketSubscription
@@ -30,6 +30,10 @@ ERRORS = {
     400: OpenApiResponse(description="Invalid input: the body names each bad field and why."),
     502: OpenApiResponse(description="The exchange refused or did not answer; `detail` carries its message."),
 }
+ORDER_PROBLEM = ("The exchange refused the order, or did not carry it out whole (rejected after it was accepted, "
+                 "or partly filled: the trade is open for what filled): `detail` says what was and was not done.")
+NOT_CLOSED = OpenApiResponse(description="The close never reached the exchange (sent twice, found neither time): "
+                                         "the position is still open.")
 SYMBOL_PATH = OpenApiParameter("symbol", str, OpenApiParameter.PATH, description="e.g. BTCUSDT")
 
 
@@ -110,14 +114,15 @@ class PriceView(ExchangeView):
 
 class PlaceOrderView(OrderEndpoint, ExchangeView):
     @extend_schema(tags=TAG, summary="Place an order", request=s.PlaceOrderSerializer,
-                   responses={201: s.OrderSerializer, **ERRORS})
+                   responses={201: s.OrderSerializer, **ERRORS,
+                              502: OpenApiResponse(s.OrderProblemSerializer, description=ORDER_PROBLEM)})
     def post(self, request):
         from trades.services import place_manual_order  # records the manual Trade before the order is sent
 
         order_request = s.PlaceOrderSerializer.to_request(self.valid(s.PlaceOrderSerializer, request.data))
-        order, _ = place_manual_order(order_request, exchange=self.exchange(),
-                                      max_notional=order_notional_limit(request.user))
-        return Response(s.OrderSerializer(order).data, status=status.HTTP_201_CREATED)
+        order, result = place_manual_order(order_request, exchange=self.exchange(),
+                                           max_notional=order_notional_limit(request.user))
+        return order_answer(order, result, success=status.HTTP_201_CREATED)
 
 
 class LeverageView(OrderEndpoint, ExchangeView):
@@ -134,23 +139,30 @@ class TradingStopView(OrderEndpoint, ExchangeView):
     @extend_schema(tags=TAG, summary="Set (or with 0 cancel) the position's stop-loss / take-profit",
                    request=s.TradingStopSerializer, responses={200: s.TradingStopResultSerializer, **ERRORS})
     def post(self, request):
+        from trades.services import change_protection  # the open trade on the symbol says what the exchange says
+
         data = self.valid(s.TradingStopSerializer, request.data)
-        self.exchange().set_trading_stop(data["symbol"], stop_loss=data.get("stop_loss"),
-                                         take_profit=data.get("take_profit"))
-        return Response(s.TradingStopResultSerializer(data).data)
+        trade = change_protection(data["symbol"], exchange=self.exchange(), stop_loss=data.get("stop_loss"),
+                                  take_profit=data.get("take_profit"))
+        return Response(s.TradingStopResultSerializer({**data, "trade": trade.pk if trade else None}).data)
 
 
 class ClosePositionView(OrderEndpoint, ExchangeView):
     @extend_schema(tags=TAG, summary="Close the whole position with a reduce-only market order",
                    request=s.ClosePositionSerializer,
-                   responses={200: s.OrderSerializer, 409: OpenApiResponse(description="No open position."),
-                              **ERRORS})
+                   responses={200: s.ClosedPositionSerializer, 409: OpenApiResponse(description="No open position."),
+                              **ERRORS, 503: NOT_CLOSED})
     def post(self, request):
+        from trades.services import close_position  # a position the bot's trade holds closes through that trade
+
         data = self.valid(s.ClosePositionSerializer, request.data)
-        order = services.close_position(self.exchange(), data["symbol"], data.get("order_link_id"))
+        order, trade = close_position(data["symbol"], exchange=self.exchange(), order_link_id=data.get("order_link_id"))
         if order is None:
-            raise Conflict(f"there is no open position on {data['symbol']}")
-        return Response(s.OrderSerializer(order).data)
+            raise Conflict(f"there is no open position on {data['symbol']}"
+                           + (f"; trade {trade.pk} is settled by the reconciler" if trade else ""))
+        if order.status != OrderStatus.FILLED:
+            return order_answer(order, None, success=status.HTTP_200_OK)
+        return Response(s.ClosedPositionSerializer({**vars(order), "trade": trade.pk if trade else None}).data)
 
 
 class CancelOrderView(OrderEndpoint, ExchangeView):
@@ -178,6 +190,37 @@ class CancelOrderView(OrderEndpoint, ExchangeView):
         logger.info("order cancelled", extra={"symbol": symbol, "order_id": order_id})
         _settle_cancelled(exchange, symbol)
         return Response(s.CancelResultSerializer({"order_id": order_id, "symbol": symbol, "cancelled": True}).data)
+
+
+def order_answer(order, result, *, success: int) -> Response:
+    """``success`` when the exchange did what was asked (filled, or resting as a limit order); otherwise 502 with
+    the exchange's reason, the order and the trade it left, so a script that checks the status code cannot take
+    a rejected or partly filled order for a success."""
+    body = s.OrderSerializer(order).data
+    problem = _order_problem(order, result)
+    if problem is None:
+        return Response(body, status=success)
+    return Response({"detail": problem, "order": body, "trade": result.trade.pk if result else None,
+                     "exchange_reason": order.reject_reason}, status=status.HTTP_502_BAD_GATEWAY)
+
+
+def _order_problem(order, result) -> str | None:
+    """What was not done, in words, or None when everything asked for was done."""
+    settled_as_asked = result is None or result.outcome == "pending" or (result.outcome == "open" and not result.detail)
+    if settled_as_asked and (order.status == OrderStatus.FILLED or not order.status.is_final):
+        return None
+    reason = order.reject_reason or "no reason given"
+    if not order.filled_qty:
+        problem = f"The exchange did not fill the order: it ended {order.status} ({reason}). Nothing was done."
+    elif order.filled_qty < order.qty:
+        problem = f"Only part of the order was done: {order.filled_qty} of {order.qty} {order.symbol} filled " \
+                  f"({reason})."
+    else:
+        problem = "The order filled."
+    if result is not None:
+        problem += f" Trade {result.trade.pk} is {result.trade.status}"
+        problem += f": {result.detail}" if result.detail else ""
+    return problem
 
 
 def _settle_cancelled(exchange, symbol):

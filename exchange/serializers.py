@@ -234,6 +234,21 @@ class TradingStopResultSerializer(serializers.Serializer):
     symbol = serializers.CharField()
     stop_loss = money(allow_null=True, required=False)
     take_profit = money(allow_null=True, required=False)
+    trade = serializers.IntegerField(allow_null=True, required=False,
+                                     help_text="The open trade on the symbol, which now carries these prices.")
+
+
+class ClosedPositionSerializer(OrderSerializer):
+    trade = serializers.IntegerField(allow_null=True, help_text="The bot's trade that this close ended, if any.")
+
+
+class OrderProblemSerializer(serializers.Serializer):
+    """A 502 answer to an order that the exchange did not carry out whole (rejected, or partly filled)."""
+
+    detail = serializers.CharField()
+    order = OrderSerializer()
+    trade = serializers.IntegerField(allow_null=True, help_text="The trade it left (open for what filled, or failed).")
+    exchange_reason = serializers.CharField()
 
 
 class CancelResultSerializer(serializers.Serializer):

@@ -64,7 +64,9 @@ class TradeStats(APIView):
 
 class CloseTrade(OrderEndpoint, APIView):
     @extend_schema(summary="Close an open trade's position on the exchange", request=None,
-                   responses={200: TradeSerializer, 409: CONFLICT, 502: OpenApiResponse(description="Exchange error")})
+                   responses={200: TradeSerializer, 409: CONFLICT, 502: OpenApiResponse(description="Exchange error"),
+                              503: OpenApiResponse(description="The close never reached the exchange (sent twice): "
+                                                               "the position is still open.")})
     def post(self, request, pk):
         trade = get_object_or_404(Trade, pk=pk)
         result = services.close_trade(trade, exchange=get_exchange())

@@ -25,6 +25,7 @@ from trades.risk import RiskParams, protective_prices
 logger = logging.getLogger(__name__)
 
 FILL_POLL_DELAYS = (0.2, 0.5, 1.0, 2.0)
+EXIT_ATTEMPTS = 2  # a close that never reached the exchange is sent once more (reduce-only: safe)
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Execution:
     trade: Trade
     outcome: str  # "open", "pending", "failed", "closed"
     detail: str = ""
+    order: Order | None = None  # the exchange's last word on the order, when there was one
 
 
 def execute_entry(trade: Trade, *, exchange: Exchange, params: RiskParams, rules: InstrumentRules,
@@ -41,7 +43,7 @@ def execute_entry(trade: Trade, *, exchange: Exchange, params: RiskParams, rules
         # Always, not only above 1x: the account may hold another leverage for this symbol from earlier.
         exchange.set_leverage(trade.symbol, params.leverage)
     except ExchangeError as error:
-        return _fail(trade, f"not sent: setting leverage {params.leverage}x failed: {error}")
+        return fail_entry(trade, f"not sent: setting leverage {params.leverage}x failed: {error}")
     logger.info("sending entry order", extra={**log, "side": trade.side, "qty": str(trade.quantity)})
     try:
         order = exchange.place_order(OrderRequest(symbol=trade.symbol, side=trade.side, qty=trade.quantity,
@@ -51,38 +53,98 @@ def execute_entry(trade: Trade, *, exchange: Exchange, params: RiskParams, rules
         logger.warning("entry order state unknown; the reconciler will settle it", extra=log)
         return Execution(trade, "pending", str(error))
     except ExchangeError as error:
-        return _fail(trade, f"order refused: {error}")
-
+        return fail_entry(trade, f"order refused: {error}")
     order = await_fill(exchange, trade.symbol, trade.order_link_id, order, sleep=sleep)
-    if order is None or order.status != OrderStatus.FILLED:
-        status = order.status if order else "not visible yet"
-        if order is not None and order.status.is_final:
-            return _fail(trade, f"entry order ended {order.status}: {order.reject_reason or 'no reason given'}")
-        trade.transition([TradeStatus.PENDING], order_id=order.order_id if order else "",
-                         status_reason=f"entry order {status}; waiting for the fill")
-        return Execution(trade, "pending", f"order {status}")
+    if order is not None and order.status == OrderStatus.PARTIALLY_FILLED and order.order_type == OrderType.MARKET:
+        order = cancel_rest(exchange, order, sleep=sleep)
+    return settle_entry(trade, order, exchange=exchange, params=params, rules=rules, sleep=sleep)
+
+
+def settle_entry(trade: Trade, order: Order | None, *, exchange: Exchange, params: RiskParams | None = None,
+                 rules: InstrumentRules | None = None, sleep: Callable[[float], None] = time.sleep) -> Execution:
+    """Apply what the exchange says of a trade's entry order, whoever read it (the cycle, a manual order, the
+    reconciler). Filled, whole or in part: the trade opens for the filled quantity and is protected. Ended with
+    nothing filled: the trade fails with the exchange's reason. Still working: the trade stays pending.
+
+    Safe to apply twice: each change is a conditional update, and a fill that grew since (a later answer or poll)
+    updates the quantity of the same open trade once."""
+    if order is None or (not order.status.is_final and order.status != OrderStatus.FILLED):
+        status = order.status if order is not None else "not visible yet"
+        detail = f"entry order {status}"
+        if order is not None and order.filled_qty:
+            detail += f" ({order.filled_qty} of {order.qty} filled)"
+        trade.transition([TradeStatus.PENDING], order_id=order.order_id if order else trade.order_id,
+                         status_reason=f"{detail}; waiting for the fill")
+        return Execution(trade, "pending", detail, order=order)
+    if not order.filled_qty and order.status != OrderStatus.FILLED:
+        return fail_entry(trade, f"entry order ended {order.status} with nothing filled: "
+                                 f"{order.reject_reason or 'no reason given'}", order=order)
+    if trade.status == TradeStatus.OPEN:
+        return _grow_fill(trade, order)
     return confirm_open(trade, order, exchange=exchange, params=params, rules=rules, sleep=sleep)
 
 
-def confirm_open(trade: Trade, order: Order, *, exchange: Exchange, params: RiskParams, rules: InstrumentRules,
-                 sleep: Callable[[float], None] = time.sleep) -> Execution:
-    """Record the fill, then set stop-loss and take-profit from the real fill price."""
+def partial_fill_note(order: Order) -> str:
+    """What the trade's status says of an entry that filled only in part ('' when it filled whole)."""
+    if order.status == OrderStatus.FILLED or not order.filled_qty or order.filled_qty >= order.qty:
+        return ""
+    why = f"{order.status}: {order.reject_reason}" if order.reject_reason else order.status
+    return (f"partly filled: {order.filled_qty} of {order.qty} {order.symbol}; the rest "
+            f"({order.qty - order.filled_qty}) was cancelled ({why})")
+
+
+def cancel_rest(exchange: Exchange, order: Order, *, sleep: Callable[[float], None] = time.sleep) -> Order:
+    """A market entry left partly filled: cancel what is left, so the trade is exactly what filled."""
+    log = {"symbol": order.symbol, "order_link_id": order.order_link_id}
+    try:
+        exchange.cancel_order(order.symbol, order_link_id=order.order_link_id)
+        logger.warning("entry partly filled; the rest was cancelled", extra={**log, "filled": str(order.filled_qty)})
+    except ExchangeError as error:  # it may have ended meanwhile: read it again below either way
+        logger.warning("cancelling the rest of a partly filled entry failed: %s", error, extra=log)
+    return await_fill(exchange, order.symbol, order.order_link_id, None, sleep=sleep) or order
+
+
+def confirm_open(trade: Trade, order: Order, *, exchange: Exchange, params: RiskParams | None,
+                 rules: InstrumentRules | None, sleep: Callable[[float], None] = time.sleep) -> Execution:
+    """Record the fill, then set stop-loss and take-profit: a strategy's from the real fill price, a manual
+    order's as it asked (the exchange attached them to the order; setting them again proves they hold)."""
     fill_price = order.avg_price or trade.price
+    note = partial_fill_note(order)
     if not trade.mark_open(order_id=order.order_id, price=fill_price, quantity=order.filled_qty or trade.quantity,
-                           fees=order.fee, executed_at=order.updated_at or timezone.now()):
+                           fees=order.fee, executed_at=order.updated_at or timezone.now(), reason=note):
         trade.refresh_from_db()
-        return Execution(trade, trade.status, "already settled by another process")
-    logger.info("entry filled", extra={**trade.log_extra, "price": str(fill_price), "fee": str(order.fee)})
-    stop, target = protective_prices(order.side, fill_price, params, rules)
-    error = protect(exchange, trade.symbol, stop, target)
+        return Execution(trade, trade.status, "already settled by another process", order=order)
+    logger.info("entry filled", extra={**trade.log_extra, "price": str(fill_price), "fee": str(order.fee),
+                                       "qty": str(trade.quantity)})
+    if params is not None:
+        stop, target = protective_prices(order.side, fill_price, params, rules or exchange.get_instrument(trade.symbol))
+    elif trade.stop_loss or trade.take_profit:
+        rules = rules or exchange.get_instrument(trade.symbol)
+        stop, target = (rules.round_price(level) if level else None for level in (trade.stop_loss, trade.take_profit))
+    else:
+        stop = target = None  # a manual order without protection: the operator's choice
+    error = protect(exchange, trade.symbol, stop, target) if stop or target else None
     if error is None:
-        trade.transition([TradeStatus.OPEN], stop_loss=stop, take_profit=target)
+        if stop or target:
+            trade.transition([TradeStatus.OPEN], stop_loss=stop, take_profit=target)
         announce.trade_opened(trade)
-        return Execution(trade, "open")
+        return Execution(trade, "open", note, order=order)
     logger.error("stop-loss could not be set; closing the position at once",
                  extra={**trade.log_extra, "error": str(error)})
     announce.trade_opened(trade)
     return close_unprotected(trade, exchange=exchange, error=error, sleep=sleep)
+
+
+def _grow_fill(trade: Trade, order: Order) -> Execution:
+    """An open trade whose entry order turned out to have filled more than recorded: the quantity follows the
+    exchange (once: the update only applies while the recorded quantity is smaller)."""
+    if order.filled_qty > trade.quantity and Trade.objects.filter(
+            pk=trade.pk, status=TradeStatus.OPEN, quantity__lt=order.filled_qty).update(quantity=order.filled_qty):
+        logger.warning("entry fill grew", extra={**trade.log_extra, "from": str(trade.quantity),
+                                                 "to": str(order.filled_qty)})
+        trade.refresh_from_db()
+        return Execution(trade, "open", f"fill grew to {order.filled_qty}", order=order)
+    return Execution(trade, "open", "already open", order=order)
 
 
 def close_unprotected(trade: Trade, *, exchange: Exchange, error: ExchangeError,
@@ -125,30 +187,46 @@ def await_fill(exchange: Exchange, symbol: str, order_link_id: str, order: Order
     return order
 
 
+class NotClosedError(ExchangeError):
+    """A close that the exchange did not take: the position is still open, and the person must hear so."""
+
+    http_status = 503
+
+
 def execute_exit(trade: Trade, *, exchange: Exchange, reason: str,
                  sleep: Callable[[float], None] = time.sleep) -> Execution:
     """Close the trade's position with a reduce-only market order whose id is derived from the trade.
 
-    A second close of the same trade reuses the id, so the exchange refuses it instead of reversing
-    the position.
+    A second close of the same trade reuses the id, so the exchange refuses it instead of closing twice.
+    A close whose answer was lost and that lookups by its id did not find never reached the exchange: being
+    reduce-only it cannot open a position, so it is sent once more under the next derived id; if that is
+    lost too, ``NotClosedError`` says plainly that the position is still open.
     """
-    link_id = exit_order_link_id(trade.pk)
-    trade.transition([TradeStatus.OPEN], exit_order_link_id=link_id)
-    logger.info("closing position", extra={**trade.log_extra, "exit_order_link_id": link_id, "reason": reason})
-    try:
-        order = exchange.close_position(trade.symbol, link_id)
-    except OrderStateUnknownError as error:
-        return Execution(trade, "open", f"close sent, answer lost; the reconciler will settle it: {error}")
+    for attempt in range(EXIT_ATTEMPTS):
+        link_id = exit_order_link_id(trade.pk, attempt)
+        trade.transition([TradeStatus.OPEN], exit_order_link_id=link_id)  # recorded before it is sent
+        logger.info("closing position", extra={**trade.log_extra, "exit_order_link_id": link_id, "reason": reason})
+        try:
+            order = exchange.close_position(trade.symbol, link_id)
+            break
+        except OrderStateUnknownError as error:
+            lost = error
+            logger.warning("the close never reached the exchange", extra={**trade.log_extra,
+                                                                           "exit_order_link_id": link_id})
+    else:
+        raise NotClosedError(f"Trade {trade.pk} was NOT closed: the exchange did not take the close order "
+                             f"({EXIT_ATTEMPTS} tries, none found by its id: {lost}). The position is still open "
+                             f"with its stop-loss; try again.")
     order = await_fill(exchange, trade.symbol, link_id, order, sleep=sleep) if order else None
     if order is None:
         # No position on the exchange: it was already closed (stop-loss, take-profit, by hand); the
         # reconciler records the exit from the exchange's closed-PnL history.
         return Execution(trade, "open", "no position on the exchange; the reconciler records how it closed")
     if order.status != OrderStatus.FILLED:
-        return Execution(trade, "open", f"close order {order.status}")
+        return Execution(trade, "open", f"close order {order.status}", order=order)
     record_exit(trade, exit_price=order.avg_price, exit_fee=order.fee, closed_at=order.updated_at or timezone.now(),
                 reason=reason)
-    return Execution(trade, trade.status, reason)
+    return Execution(trade, trade.status, reason, order=order)
 
 
 def record_exit(trade: Trade, *, exit_price: Decimal, exit_fee: Decimal, closed_at, reason: str,
@@ -167,9 +245,10 @@ def record_exit(trade: Trade, *, exit_price: Decimal, exit_fee: Decimal, closed_
     return True
 
 
-def _fail(trade: Trade, reason: str) -> Execution:
+def fail_entry(trade: Trade, reason: str, *, order: Order | None = None) -> Execution:
+    """The entry produced no position: the trade fails (once) and says why, wherever the answer came from."""
     if trade.mark_failed(reason):
         logger.warning("entry failed", extra={**trade.log_extra, "reason": reason})
         announce.trade_failed(trade)
-    return Execution(trade, "failed", reason)
+    return Execution(trade, "failed", reason, order=order)
 

@@ -93,9 +93,10 @@ class Trade(models.Model):
                 setattr(self, field, value)
         return bool(changed)
 
-    def mark_open(self, *, order_id: str, price, quantity, fees, executed_at) -> bool:
+    def mark_open(self, *, order_id: str, price, quantity, fees, executed_at, reason: str = "") -> bool:
+        """``quantity`` is what filled (a partial fill opens a trade of that size); ``reason`` says so."""
         return self.transition([TradeStatus.PENDING], status=TradeStatus.OPEN, order_id=order_id, price=price,
-                               quantity=quantity, fees=fees, executed_at=executed_at, status_reason="")
+                               quantity=quantity, fees=fees, executed_at=executed_at, status_reason=reason[:2000])
 
     def mark_failed(self, reason: str) -> bool:
         return self.transition([TradeStatus.PENDING], status=TradeStatus.FAILED, status_reason=reason[:2000])

@@ -27,9 +27,11 @@ def entry_order_link_id(strategy_id: int, symbol: str, candle_time: datetime, ac
     return link_id
 
 
-def exit_order_link_id(trade_id: int) -> str:
-    """One closing order per trade: a second close request reuses the id and is refused, not doubled."""
-    return f"tb-x-{trade_id}"
+def exit_order_link_id(trade_id: int, attempt: int = 0) -> str:
+    """One closing order per trade: a second close request reuses the id and is refused, not doubled.
+
+    ``attempt`` numbers a resend of a close proven not to have reached the exchange (``tb-x-<trade>-r1``)."""
+    return f"tb-x-{trade_id}" + (f"-r{attempt}" if attempt else "")
 
 
 def is_valid(link_id: str) -> bool:

@@ -19,9 +19,9 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from exchange.base import Exchange, OrderStatus, Side
+from exchange.base import Exchange, Side
 from exchange.errors import ExchangeError
-from trades.execution import close_unprotected, confirm_open, protect, record_exit
+from trades.execution import close_unprotected, fail_entry, protect, record_exit, settle_entry
 from trades.models import LIVE_STATUSES, Trade, TradeStatus
 from trades.risk import RiskParams, RiskRejected, protective_prices
 
@@ -75,7 +75,7 @@ def reconcile(exchange: Exchange, *, now: datetime | None = None,
         position = positions.get(trade.symbol)
         if position is None:
             _record_closed(trade, exchange, report)
-        elif position.size != trade.quantity:
+        elif position.size != trade.quantity and not _follow_entry_fill(trade, position.size, exchange, report):
             report.mismatches.append(
                 f"{trade.symbol}: the exchange holds {position.size}, trade {trade.pk} expects "
                 f"{trade.quantity} (changed by hand?)")
@@ -100,24 +100,29 @@ def _settle_pending(trade: Trade, exchange: Exchange, now: datetime, report: Rec
         report.errors.append(f"trade {trade.pk}: lookup of {trade.order_link_id} failed: {error}")
         return
     if order is None:
-        if now - trade.created_at >= UNSEEN_ORDER_GRACE and trade.mark_failed(
-                "the order never reached the exchange (no order with this orderLinkId)"):
+        if now - trade.created_at >= UNSEEN_ORDER_GRACE and fail_entry(
+                trade, "the order never reached the exchange (no order with this orderLinkId)").outcome == "failed":
             report.failed.append(trade)
         return
-    if order.status == OrderStatus.FILLED:
-        params = RiskParams.from_strategy(trade.strategy) if trade.strategy else None
-        if params is None:  # manual trade: record the fill, protection is the operator's
-            if trade.mark_open(order_id=order.order_id, price=order.avg_price, quantity=order.filled_qty,
-                               fees=order.fee, executed_at=order.updated_at or now):
-                report.opened.append(trade)
-            return
-        rules = exchange.get_instrument(trade.symbol)
-        kwargs = {"sleep": sleep} if sleep else {}
-        if confirm_open(trade, order, exchange=exchange, params=params, rules=rules, **kwargs).outcome != "failed":
-            report.opened.append(trade)
-    elif order.status.is_final:
-        if trade.mark_failed(f"the order ended {order.status} without a fill: {order.reject_reason or 'no reason'}"):
-            report.failed.append(trade)
+    params = RiskParams.from_strategy(trade.strategy) if trade.strategy else None  # manual: its own SL/TP
+    result = settle_entry(trade, order, exchange=exchange, params=params, **({"sleep": sleep} if sleep else {}))
+    if result.outcome == "failed":
+        report.failed.append(trade)
+    elif result.outcome != "pending":
+        report.opened.append(trade)
+
+
+def _follow_entry_fill(trade: Trade, size: Decimal, exchange: Exchange, report: ReconcileReport) -> bool:
+    """An open trade smaller than its position, whose entry order has since filled exactly the position's size
+    (a fill that arrived after the answer): the same trade takes the new size. True when it did."""
+    try:
+        order = exchange.find_order(trade.symbol, trade.order_link_id)
+    except ExchangeError as error:
+        report.errors.append(f"trade {trade.pk}: lookup of {trade.order_link_id} failed: {error}")
+        return False
+    if order is None or order.filled_qty != size:
+        return False
+    return settle_entry(trade, order, exchange=exchange).detail.startswith("fill grew")
 
 
 def _protect_again(trade: Trade, exchange: Exchange, report: ReconcileReport, sleep) -> None:

@@ -9,15 +9,14 @@ from dataclasses import replace
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from exchange import services as exchange_services
-from exchange.base import Exchange, Order, OrderRequest, OrderStatus
+from exchange.base import Exchange, Order, OrderRequest, OrderStatus, OrderType
 from exchange.errors import ExchangeError, OrderStateUnknownError
 from tradebot.api import Conflict
 from trades import announce
-from trades.execution import Execution, await_fill, execute_exit
-from trades.models import Trade, TradeStatus
+from trades.execution import Execution, await_fill, cancel_rest, execute_exit, fail_entry, settle_entry
+from trades.models import LIVE_STATUSES, Trade, TradeStatus
 
 logger = logging.getLogger(__name__)
 
@@ -67,9 +66,10 @@ def settle_cancelled_orders(exchange: Exchange, symbol: str | None = None) -> li
 
 
 def place_manual_order(request: OrderRequest, *, exchange: Exchange, max_notional: Decimal | None = None,
-                       sleep: Callable[[float], None] = time.sleep) -> tuple[Order, Trade | None]:
+                       sleep: Callable[[float], None] = time.sleep) -> tuple[Order, Execution | None]:
     """An order from the API. An opening order is recorded as a manual Trade (no strategy) *before*
-    it is sent, like the cycle's; a reduce-only order changes an existing position and gets no row."""
+    it is sent, like the cycle's, and its answer is applied by the same ``settle_entry``; a reduce-only order
+    changes an existing position and gets no row (its execution is None)."""
     if not request.order_link_id:
         request = replace(request, order_link_id=exchange_services.new_order_link_id())
     exchange_services.check_notional(exchange, request, max_notional)
@@ -80,20 +80,45 @@ def place_manual_order(request: OrderRequest, *, exchange: Exchange, max_notiona
         raise  # the trade stays pending; the reconciler settles it by its orderLinkId
     except ExchangeError as error:
         if trade is not None:
-            trade.mark_failed(f"order refused: {error}")
+            fail_entry(trade, f"order refused: {error}")
         raise
     if trade is None:
         return order, None
     order = await_fill(exchange, request.symbol, request.order_link_id, order, sleep=sleep) or order
-    if order.status == OrderStatus.FILLED:
-        if trade.mark_open(order_id=order.order_id, price=order.avg_price, quantity=order.filled_qty,
-                           fees=order.fee, executed_at=order.updated_at or timezone.now()):
-            announce.trade_opened(trade)
-    elif order.status.is_final:
-        trade.mark_failed(f"order ended {order.status}: {order.reject_reason or 'no reason given'}")
-    else:
-        trade.transition([TradeStatus.PENDING], order_id=order.order_id)  # a resting limit order
-    return order, trade
+    if order.status == OrderStatus.PARTIALLY_FILLED and order.order_type == OrderType.MARKET:
+        order = cancel_rest(exchange, order, sleep=sleep)
+    return order, settle_entry(trade, order, exchange=exchange, sleep=sleep)
+
+
+def close_position(symbol: str, *, exchange: Exchange, order_link_id: str | None = None,
+                   sleep: Callable[[float], None] = time.sleep) -> tuple[Order | None, Trade | None]:
+    """Close ``symbol``'s position. A position the bot's trade holds closes through that trade (the row closes
+    at once, the operator as the reason), as the Trades page's Close does; a position no trade holds is closed
+    on the exchange alone. Returns the closing order (None: no position) and the trade."""
+    trade = Trade.objects.filter(symbol=symbol, status__in=LIVE_STATUSES).select_related("strategy").first()
+    if trade is None:
+        return exchange_services.close_position(exchange, symbol, order_link_id), None
+    if trade.status == TradeStatus.PENDING:
+        raise Conflict(f"Trade {trade.pk} on {symbol} is still pending (its entry order is not settled); cancel "
+                       f"it, or wait for it to open.")
+    result = close_trade(trade, exchange=exchange, sleep=sleep)
+    return result.order, result.trade
+
+
+def change_protection(symbol: str, *, exchange: Exchange, stop_loss: Decimal | None = None,
+                      take_profit: Decimal | None = None) -> Trade | None:
+    """Set (or with 0 cancel) the position's stop-loss / take-profit on the exchange, and the open trade on
+    ``symbol`` says the same (prices rounded to the tick, as the exchange stores them). Returns that trade."""
+    rules = exchange.get_instrument(symbol)
+    stop_loss, take_profit = (None if value is None else rules.round_price(value) for value in (stop_loss, take_profit))
+    exchange.set_trading_stop(symbol, stop_loss=stop_loss, take_profit=take_profit)
+    trade = Trade.objects.filter(symbol=symbol, status=TradeStatus.OPEN).first()
+    changes = {name: value or None for name, value in (("stop_loss", stop_loss), ("take_profit", take_profit))
+               if value is not None}
+    if trade is not None and trade.transition([TradeStatus.OPEN], **changes):
+        logger.info("stop-loss / take-profit changed", extra={**trade.log_extra, **{k: str(v) for k, v in
+                                                                                   changes.items()}})
+    return trade
 
 
 def _record_manual(request: OrderRequest) -> Trade:

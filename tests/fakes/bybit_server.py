@@ -16,7 +16,9 @@ Use the ``fake_bybit`` fixture::
 
 Switches: ``rate_limit`` (10006, or HTTP 429/403), ``fail`` (HTTP 5xx), ``lose_next_order_response`` (the
 order is accepted, then the connection drops or hangs past the client's timeout), ``reject_next_order``
-(any retCode and retMsg), ``latency`` (seconds added to every call), ``set_price`` and ``set_klines``.
+(any retCode and retMsg), ``partially_fill_next_order`` and ``reject_next_order_after_accepting`` (the order is
+accepted, then ends ``PartiallyFilledCanceled`` or ``Rejected``), ``latency`` (seconds added to every call),
+``set_price`` and ``set_klines``.
 What reached it: ``requests`` (every request), ``orders_received`` (every order create it accepted).
 """
 
@@ -120,6 +122,14 @@ class FakeBybit:
 
     def reject_next_order(self, ret_code: int = 110007, ret_msg: str = "ab not enough for new order") -> None:
         self._add(_Fault("reject", 1, "/v5/order/create", ret_code=ret_code, ret_msg=ret_msg))
+
+    def partially_fill_next_order(self, qty) -> None:
+        """The next opening order fills only ``qty`` (0: nothing) and ends ``PartiallyFilledCanceled``."""
+        self.state.next_outcomes.append(("partial", Decimal(str(qty))))
+
+    def reject_next_order_after_accepting(self, reason: str = "EC_InsufficientMargin") -> None:
+        """The next opening order is accepted (retCode 0), then ends ``Rejected`` with ``reason``."""
+        self.state.next_outcomes.append(("rejected", reason))
 
     def clear_faults(self) -> None:
         """Cancel every switch still waiting to fire."""

@@ -57,6 +57,10 @@ class FakeBybitState:
         self.orders: dict[str, dict] = {}  # orderId -> wire order, in creation order
         self.positions: dict[str, FakePosition] = {}
         self.closed_pnl: list[dict] = []
+        # How the next opening orders end instead of filling whole: ("partial", qty) fills only qty and cancels
+        # the rest (PartiallyFilledCanceled, as Bybit ends a market order it could not fill); ("rejected",
+        # reason) accepts the order (retCode 0) and then rejects it, as Bybit does for margin checks.
+        self.next_outcomes: list[tuple[str, object]] = []
 
     # Market
     def price(self, symbol: str) -> Decimal:
@@ -140,9 +144,15 @@ class FakeBybitState:
                 "category": "linear",
             }
             self.orders[order["orderId"]] = order
-            if order_type == "Market":
-                self._execute(order, market)
-            elif self._crosses(order, market):
+            outcome = self.next_outcomes.pop(0) if self.next_outcomes and not reduce_only else None
+            if outcome and outcome[0] == "rejected":
+                order.update(orderStatus="Rejected", rejectReason=outcome[1], updatedTime=str(now_ms()))
+            elif outcome and outcome[0] == "partial":
+                if outcome[1]:
+                    self._execute(order, price if order_type == "Limit" else market, qty=Decimal(outcome[1]))
+                order.update(orderStatus="PartiallyFilledCanceled", rejectReason="EC_CancelForNoFullFill",
+                             updatedTime=str(now_ms()))
+            elif order_type == "Market" or self._crosses(order, market):
                 self._execute(order, market)
             return {"orderId": order["orderId"], "orderLinkId": link}
 
@@ -151,8 +161,9 @@ class FakeBybitState:
         limit = Decimal(order["price"])
         return price <= limit if order["side"] == "Buy" else price >= limit
 
-    def _execute(self, order: dict, price: Decimal) -> None:
-        qty, side = Decimal(order["qty"]), order["side"]
+    def _execute(self, order: dict, price: Decimal, qty: Decimal | None = None) -> None:
+        """Fill ``qty`` of the order (all of it by default) at ``price``."""
+        qty, side = qty or Decimal(order["qty"]), order["side"]
         position = self.positions.setdefault(order["symbol"], FakePosition(order["symbol"]))
         fee = qty * price * FEE_RATE
         self.wallet -= fee
@@ -186,8 +197,8 @@ class FakeBybitState:
         if order.get("takeProfit"):
             position.take_profit = Decimal(order["takeProfit"])
         position.updated = now_ms()
-        order.update(orderStatus="Filled", avgPrice=s(price), cumExecQty=order["qty"], cumExecFee=s(fee),
-                     updatedTime=str(now_ms()))
+        order.update(orderStatus="Filled" if qty == Decimal(order["qty"]) else "PartiallyFilled", avgPrice=s(price),
+                     cumExecQty=s(qty), cumExecFee=s(fee), updatedTime=str(now_ms()))
 
     def find_orders(self, params: dict, *, open_only: bool) -> list[dict]:
         rows = list(reversed(self.orders.values()))  # newest first, like Bybit
