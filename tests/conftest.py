@@ -11,7 +11,8 @@ from django.conf import settings
 
 from tests.helpers import ManagedProcess, postgres_admin_connection, wait_until
 
-pytest_plugins = ["tests.fakes.telegram_server", "tests.fakes.bybit_server", "tests.fakes.openai_server"]
+pytest_plugins = ["tests.fakes.telegram_server", "tests.fakes.bybit_server", "tests.fakes.openai_server",
+                  "tests.browser"]
 
 
 def pytest_configure(config):

@@ -18,11 +18,11 @@ from django.utils.dateparse import parse_datetime
 
 from exchange.base import Exchange
 from exchange.errors import ExchangeError
-from exchange.factory import get_market_data
+from exchange.factory import get_exchange, get_market_data
 from exchange.market_stream import wanted_symbols
 from tradebot.templatetags.figures import as_decimal
 from trades.models import Trade
-from trades.queries import bot_status, stats
+from trades.queries import bot_status, stats, with_unrealized
 
 logger = logging.getLogger(__name__)
 
@@ -80,11 +80,11 @@ def stats_context() -> dict:
 
 # Trades --------------------------------------------------------------------------------------------
 
-def recent_trades_context(*, highlight: int | None = None, stamp: str = "") -> dict:
-    """The newest trades. ``highlight`` marks the row an event was about; ``stamp`` changes with every event,
-    which is how the chart script knows to redraw its trade markers."""
-    trades = list(Trade.objects.select_related("strategy").order_by("-created_at", "-id")[:RECENT_TRADES])
-    return {"trades": trades, "highlight": highlight, "stamp": stamp}
+def recent_trades_context(*, highlight: int | None = None, stamp: str = "", exchange: Exchange | None = None) -> dict:
+    """The newest trades, the open ones with their unrealized PnL. ``highlight`` marks the row an event was about;
+    ``stamp`` changes with every event, which is how the chart script knows to redraw its trade markers."""
+    trades = Trade.objects.select_related("strategy").order_by("-created_at", "-id")[:RECENT_TRADES]
+    return {"trades": with_unrealized(trades, exchange or get_exchange()), "highlight": highlight, "stamp": stamp}
 
 
 def toast_context(action: str, trade: dict) -> dict:

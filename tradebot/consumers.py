@@ -18,9 +18,11 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import connections
 
 from tradebot import live
-from tradebot.events import DASHBOARD_GROUP, Event
+from tradebot.events import DASHBOARD_GROUP, Event, session_group
 
 logger = logging.getLogger(__name__)
+
+SESSION_ENDED = 4401  # a private close code (4000-4999): live.js sends the page to the login page
 
 # Fragments render in threads of their own (they may read the database or the exchange), never in the HTTP
 # threads, and at most RENDER_THREADS at once: ``manage.py runweb`` sizes the connection pool for both.
@@ -41,11 +43,21 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         query = parse_qs(self.scope.get("query_string", b"").decode(errors="replace"))
         self.html = query.get("format", ["json"])[0] == "html"
         self.symbols = live.parse_symbols(query.get("symbols", [""])[0])
-        await self.channel_layer.group_add(DASHBOARD_GROUP, self.channel_name)
+        self.page = query.get("page", ["dashboard"])[0]
+        session = self.scope.get("session")
+        self.groups_joined = [DASHBOARD_GROUP] + ([session_group(session.session_key)]
+                                                  if session is not None and session.session_key else [])
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
 
     async def disconnect(self, code):
-        await self.channel_layer.group_discard(DASHBOARD_GROUP, self.channel_name)
+        for group in getattr(self, "groups_joined", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def session_ended(self, message):
+        """The session logged out (in any tab): close with SESSION_ENDED, and the page goes to the login page."""
+        await self.close(code=SESSION_ENDED)
 
     async def receive(self, text_data=None, bytes_data=None):
         """Clients only listen; anything they send is ignored."""
@@ -54,6 +66,11 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         event, data = message["event"], message["data"]
         if not self.html:
             await self.send(text_data=json.dumps({"event": event, "data": data}))
+            return
+        if self.page != "dashboard":
+            signal = live.page_signal(event)
+            if signal:
+                await self.send(text_data=signal)
             return
         key = (event, json.dumps(data, sort_keys=True, default=str), frozenset(self.symbols))
         for index, render in enumerate(live.plan(event, data, symbols=self.symbols)):

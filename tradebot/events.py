@@ -7,6 +7,7 @@ must never fail a trade.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from enum import StrEnum
@@ -42,6 +43,23 @@ def send_now(message: dict) -> bool:
     except Exception as error:  # noqa: BLE001 - the layer may be down; the trade must go on
         logger.warning("live event not delivered: %s", error, extra={"event": message.get("event")})
         return False
+
+
+def session_group(session_key: str) -> str:
+    """The channel-layer group of the sockets one browser session opened (a hash: keys stay out of Redis)."""
+    return "session-" + hashlib.sha256(session_key.encode()).hexdigest()[:40]
+
+
+def end_session_sockets(sender, request=None, **_kwargs) -> None:
+    """On logout (``user_logged_out``), the sockets the session opened in other tabs close at once: their pages
+    go to the login page instead of showing live data to nobody, or to the next person at the desk."""
+    key = getattr(getattr(request, "session", None), "session_key", None)
+    if not key:
+        return
+    try:
+        async_to_sync(get_channel_layer().group_send)(session_group(key), {"type": "session.ended"})
+    except Exception as error:  # noqa: BLE001 - the layer may be down; the logout itself must go on
+        logger.warning("could not close the session's live sockets: %s", error)
 
 
 def _plain(data: dict) -> dict:

@@ -9,6 +9,7 @@ positions card, which has to ask the exchange.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 
@@ -41,12 +42,25 @@ def plan(event: str, data: dict, *, symbols: set[str], exchange: Callable[[], Ex
     if event == Event.MARKET_UPDATE:
         return [lambda: market_update(data, symbols, exchange)]
     if event == Event.TRADE_EXECUTED:
-        return [lambda: trade_executed(data), lambda: after_trade(exchange())]
+        return [lambda: trade_executed(data, exchange()), lambda: after_trade(exchange())]
     if event == Event.BALANCE_UPDATE:
         return [lambda: balance_update(data), lambda: positions(exchange())]
     if event == Event.BOT_STATUS:
         return [lambda: bot_status(data)]
     return []  # backtest progress and future events: nothing on the dashboard shows them
+
+
+# Other pages (trades, strategies) are told which kind of thing changed; what shows it refetches itself.
+PAGE_SIGNALS = {Event.TRADE_EXECUTED: "trade", Event.BOT_STATUS: "cycle", Event.BACKTEST_PROGRESS: "backtest"}
+_signals = itertools.count(1)
+
+
+def page_signal(event: str) -> str:
+    """The signal element for ``event`` (empty for events such pages do not show, like every price tick)."""
+    name = PAGE_SIGNALS.get(event)
+    if name is None:
+        return ""
+    return f'<div id="live-signal" hx-swap-oob="true" hidden data-event="{name}" data-seq="{next(_signals)}"></div>'
 
 
 def market_update(data: dict, symbols: set[str], exchange: Callable[[], Exchange]) -> str:
@@ -65,12 +79,12 @@ def market_update(data: dict, symbols: set[str], exchange: Callable[[], Exchange
     return _render("dashboard/_prices.html", {"ticks": ticks}, oob=True)
 
 
-def trade_executed(data: dict) -> str:
+def trade_executed(data: dict, exchange: Exchange | None = None) -> str:
     trade = data.get("trade") or {}
     action = data.get("action", "")
     table = _render("dashboard/_trades_table.html",
-                    cards.recent_trades_context(highlight=trade.get("id"), stamp=f"{trade.get('id')}:{action}"),
-                    oob=True)
+                    cards.recent_trades_context(highlight=trade.get("id"), stamp=f"{trade.get('id')}:{action}",
+                                                exchange=exchange), oob=True)
     toast = _render("dashboard/_toast.html", cards.toast_context(action, trade))
     return f'{table}<div hx-swap-oob="beforeend:#toasts">{toast}</div>'
 

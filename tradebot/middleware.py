@@ -1,14 +1,30 @@
+from urllib.parse import urlsplit
+
 from django.contrib.auth.middleware import LoginRequiredMiddleware
-from django.http import JsonResponse
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpResponse, JsonResponse
 
 
 class LoginRequiredForPagesMiddleware(LoginRequiredMiddleware):
-    """Every page needs a login. ``/api/`` is left to DRF, which answers 401/403 instead of redirecting."""
+    """Every page needs a login. ``/api/`` is left to DRF, which answers 401/403 instead of redirecting.
+
+    A fragment request (htmx: a card refreshing itself) whose session has ended is not redirected to the login
+    page, which htmx would swap into the card: it answers 401 with ``HX-Redirect``, and htmx sends the whole page
+    to the login page, ``next`` being the page the fragment was on."""
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         if request.path_info.startswith("/api/"):
             return None
         return super().process_view(request, view_func, view_args, view_kwargs)
+
+    def handle_no_permission(self, request, view_func):
+        if request.headers.get("HX-Request") != "true":
+            return super().handle_no_permission(request, view_func)
+        page = urlsplit(request.headers.get("HX-Current-URL", ""))
+        next_path = (page.path + (f"?{page.query}" if page.query else "")) if page.path else "/"
+        response = HttpResponse("Your session has ended: sign in again.", status=401, content_type="text/plain")
+        response["HX-Redirect"] = redirect_to_login(next_path, self.get_login_url(view_func))["Location"]
+        return response
 
 
 class SingleValuedQueryMiddleware:

@@ -80,6 +80,14 @@ class Trade(models.Model):
         return {"strategy": self.strategy_id or "manual", "symbol": self.symbol, "order_link_id": self.order_link_id,
                 "trade": self.pk}
 
+    def unrealized_pnl(self, mark_price):
+        """What closing at ``mark_price`` would make before the exit fee (the exchange's unrealized PnL), or None
+        for a trade that holds no position."""
+        if self.status != TradeStatus.OPEN or self.price is None or mark_price is None:
+            return None
+        direction = 1 if self.side == TradeSide.BUY else -1
+        return direction * (mark_price - self.price) * self.quantity
+
     def transition(self, from_statuses, **changes) -> bool:
         """Apply ``changes`` only if the trade is still in one of ``from_statuses``.
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from decimal import Decimal
 
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
 
+from exchange.errors import ExchangeError
 from trades.metrics import trade_stats
 from trades.models import CycleRun, Decision, Trade, TradeStatus
+
+logger = logging.getLogger(__name__)
 
 
 def filtered_trades(*, symbol=None, status=None, strategy=None, since=None, until=None) -> QuerySet[Trade]:
@@ -23,6 +27,22 @@ def filtered_trades(*, symbol=None, status=None, strategy=None, since=None, unti
         trades = trades.filter(created_at__gte=since)
     if until:
         trades = trades.filter(created_at__lt=until)
+    return trades
+
+
+def with_unrealized(trades, exchange) -> list:
+    """``trades`` (a page of them) with ``unrealized`` set on the open ones, from the exchange's mark prices
+    (one positions call); left None when the exchange cannot say."""
+    trades = list(trades)
+    if not any(trade.status == "open" for trade in trades):
+        return trades
+    try:
+        marks = {position.symbol: position.mark_price for position in exchange.get_positions()}
+    except ExchangeError as error:
+        logger.warning("mark prices unavailable for open trades: %s", error)
+        marks = {}
+    for trade in trades:
+        trade.unrealized = trade.unrealized_pnl(marks.get(trade.symbol))
     return trades
 
 

@@ -37,6 +37,7 @@ def trade_list(request):
     filters = TradeFilterSerializer(data=given)
     trades = queries.filtered_trades(**filters.validated_data) if filters.is_valid() else Trade.objects.none()
     page = Paginator(trades, PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = queries.with_unrealized(page.object_list, get_exchange())
     context = {
         "page": page, "filters": given, "errors": filters.errors, "query": urlencode(given),
         "statuses": TradeStatus.choices, "strategies": Strategy.objects.order_by("name").only("id", "name"),

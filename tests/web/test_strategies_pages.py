@@ -136,5 +136,5 @@ def test_activate_and_deactivate_swap_the_card_in_place(logged_in_client, make_s
 def test_the_decisions_of_a_strategy_refresh_alone(logged_in_client, make_strategy):
     strategy = make_strategy()
     body = logged_in_client.get(f"/strategies/{strategy.pk}/decisions").content.decode()
-    assert body.startswith(f'<div id="decisions-{strategy.pk}"') and 'hx-trigger="every 30s"' in body
+    assert body.startswith(f'<div id="decisions-{strategy.pk}"') and 'hx-trigger="refresh, every 30s"' in body
     assert "No decision yet: the next cycle decides." in body

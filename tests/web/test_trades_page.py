@@ -64,7 +64,7 @@ def test_an_htmx_filter_request_gets_only_the_table(logged_in_client, make_trade
     response = logged_in_client.get("/trades/", {"status": "closed"}, HTTP_HX_REQUEST="true",
                                     HTTP_HX_TARGET="trades-table")
     body = response.content.decode()
-    assert body.startswith('<div id="trades-table">') and "<html" not in body and "1 trade" in body
+    assert body.startswith('<div id="trades-table" ') and "<html" not in body and "1 trade" in body
 
 
 def test_closing_an_open_trade_from_its_row(logged_in_client, bybit, api_client):
@@ -111,3 +111,25 @@ def test_the_newest_trade_comes_first(logged_in_client, make_trade):
     newer = make_trade(symbol="ETHUSDT", status="closed")
     body = logged_in_client.get("/trades/").content.decode()
     assert body.index(f'id="trade-{newer.pk}"') < body.index(f'id="trade-{older.pk}"')
+
+
+def test_open_trades_show_their_unrealized_pnl_and_the_page_listens_for_trades(logged_in_client, paper):
+    """Issue 18, defect 2: the Trades page is live (a socket, and a table that refetches itself on a trade event)
+    and an open trade's PnL is what closing at the mark price would make."""
+    from decimal import Decimal
+
+    from exchange.base import OrderRequest, Side
+    from tradebot.templatetags.figures import signed
+    from trades.models import Trade
+    from trades.services import place_manual_order
+
+    _, result = place_manual_order(OrderRequest(symbol="BTCUSDT", side=Side.BUY, qty=Decimal("0.01"),
+                                                order_link_id="page-open-1"), exchange=paper, sleep=lambda _: None)
+    trade = Trade.objects.get(pk=result.trade.pk)
+    [position] = paper.get_positions("BTCUSDT")
+    body = logged_in_client.get("/trades/").content.decode()
+    assert 'ws-connect="/ws/?format=html&amp;page=trades"' in body and 'data-live="trade"' in body
+    expected = trade.unrealized_pnl(position.mark_price)
+    assert expected is not None
+    assert 'data-label="PnL (unrealized)"' in body
+    assert f'<span class="unrealized">{signed(expected)}</span>' in body
