@@ -67,7 +67,7 @@ def test_the_stats_card_shows_the_figures_of_the_stats_api(logged_in_client, api
     body = logged_in_client.get("/cards/stats").content.decode()
 
     assert Decimal(api["total_pnl"]) == Decimal("15") and "+15.00" in body
-    assert Decimal(api["win_rate"]) == Decimal("50") and "50.0%" in body
+    assert Decimal(api["win_rate"]) == Decimal("50") and "50.00%" in body
     assert Decimal(api["profit_factor"]) == Decimal("4") and "4.00" in body
 
 

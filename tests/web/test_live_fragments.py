@@ -75,7 +75,8 @@ def test_a_price_for_a_symbol_on_the_page_swaps_only_its_slot(db):
                                               "time": "2026-04-01T12:00:00+00:00", "change_24h_pct": "-1.25"},
                         symbols=symbols)
     assert html.startswith('<li id="tick-BTCUSDT"') and 'hx-swap-oob="true"' in html
-    assert 'data-price="70123.4"' in html and "70,123.4" in html and "-1.25%" in html and "neg" in html
+    assert 'data-price="70123.4"' in html and "70,123.40" in html and "neg" in html
+    assert '\u22121.25% <small class="muted">24h</small>' in html
 
 
 def test_a_price_for_a_new_symbol_redraws_the_strip_with_it_once(paper):
@@ -89,7 +90,8 @@ def test_a_price_for_a_new_symbol_redraws_the_strip_with_it_once(paper):
     assert again.startswith('<li id="tick-ETHUSDT"')
 
 
-def test_the_bot_status_event_renders_the_status_line(db):
+def test_the_bot_status_event_renders_the_status_line(db, settings):
+    settings.MARKET_DATA = "bybit"  # live prices: the wall clock (the replay's clock has a test of its own)
     [html] = render_all(Event.BOT_STATUS, {
         "state": "paused", "active_strategies": 1, "exchange_mode": "paper", "last_cycle_status": "ok",
         "last_cycle_at": "2026-04-01T12:00:05+00:00", "last_error": "",
@@ -183,3 +185,21 @@ def test_the_price_slots_a_page_names_in_its_socket_url_are_checked_and_bounded(
     assert live.parse_symbols("") == set()
     assert live.parse_symbols("BTCUSDT,<b>,ETHUSDT,btcusdt") == {"BTCUSDT", "ETHUSDT"}
     assert len(live.parse_symbols(",".join(f"S{n:03d}USDT" for n in range(500)))) == live.MAX_SYMBOLS
+
+
+def test_in_replay_the_status_line_and_trade_rows_read_the_replay_clock_and_say_so(paper, make_trade):
+    """Issue 18, defect 5: one clock on the page. The replay plays old candles; a trade recorded now sits on the
+    candle the replay shows now, and the page gives its time on that clock, as the chart and decisions do."""
+    from django.utils import timezone
+
+    from tradebot.chart_data import market_clock
+
+    trade = make_trade(status="open")
+    on_replay = market_clock(paper.market_data)(trade.created_at)
+    assert abs(on_replay - trade.created_at).days >= 1  # the bundled month is long past
+    [html] = render_all(Event.BOT_STATUS, {"state": "running", "active_strategies": 1, "last_cycle_status": "ok",
+                                           "last_cycle_at": timezone.now().isoformat(), "last_error": "",
+                                           "paused_strategies": []})
+    assert "replay UTC" in html
+    row = live.trade_executed({"action": "opened", "trade": TradeSerializer(trade).data})
+    assert on_replay.strftime("%b %-d %H:%M") in row and "Time (replay UTC)" in row

@@ -9,6 +9,11 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from django import template
+from django.conf import settings
+
+from exchange.factory import get_market_data
+from exchange.instruments import BUNDLED_RULES
+from tradebot.chart_data import market_clock
 
 register = template.Library()
 
@@ -35,10 +40,17 @@ def _plain(number: Decimal, grouping: bool) -> str:
 
 
 @register.filter
-def price(value) -> str:
-    """67123.50000000 -> 67,123.5 (every significant digit kept, none invented)."""
+def price(value, symbol: str = "") -> str:
+    """A price as the exchange quotes it: to the instrument's tick when ``symbol``'s is known
+    (``{{ trade.price|price:trade.symbol }}``: 67123.5 -> 67,123.50 on BTCUSDT's 0.10 tick), else every
+    significant digit kept and none invented (67123.50000000 -> 67,123.5)."""
     number = as_decimal(value)
-    return DASH if number is None else _plain(number, grouping=True)
+    if number is None:
+        return DASH
+    rules = BUNDLED_RULES.get(symbol)
+    if rules is not None:
+        return f"{rules.round_price(number).quantize(rules.tick_size):,f}"
+    return _plain(number, grouping=True)
 
 
 @register.filter
@@ -78,6 +90,34 @@ def tone(value) -> str:
 
 @register.filter
 def percent(value) -> str:
-    """A percentage (already 0-100): 56.2500 -> 56.3%."""
+    """A percentage (already 0-100), to 2 decimals: 56.2560 -> 56.26%."""
     number = as_decimal(value)
-    return DASH if number is None else f"{number.quantize(Decimal('0.1'))}%"
+    return DASH if number is None else f"{number.quantize(CENT):,}%"
+
+
+@register.filter
+def signed_percent(value) -> str:
+    """A change in percent, signed, to 2 decimals: 2.7412 -> +2.74%, -0.5 -> −0.50%."""
+    number = as_decimal(value)
+    return DASH if number is None else f"{signed(number)}%"
+
+
+def replaying() -> bool:
+    """Paper trading on the bundled replay: prices run on a clock of their own, not the wall clock."""
+    return settings.EXCHANGE_MODE == "paper" and settings.MARKET_DATA == "replay"
+
+
+@register.filter
+def market_time(moment):
+    """A wall-clock moment (when a trade was recorded) on the clock the prices and the chart run on: the replay's
+    in paper replay, so a trade reads the time of the candle it sits on; unchanged everywhere else."""
+    if moment is None or moment == "" or not replaying():
+        return moment
+    return market_clock(get_market_data())(moment)
+
+
+@register.simple_tag
+def clock_name() -> str:
+    """Which clock the times on a page are on (the page says so next to them): in replay, trades, decisions and
+    the chart all read the replay's."""
+    return "replay UTC" if replaying() else "UTC"
