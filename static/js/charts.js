@@ -42,10 +42,19 @@
   function getJSON(url) {
     return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } }).then(function (r) {
       return r.json().then(function (body) {
-        if (!r.ok) throw new Error(body.detail || JSON.stringify(body));
+        if (!r.ok) throw new Error(readable(body));
         return body;
-      });
+      }, function () { throw new Error("the server answered " + r.status + " " + r.statusText); });
     });
+  }
+
+  // An API error in words: its detail, or each field's messages ("symbol: ... is not listed"), never raw JSON.
+  function readable(body) {
+    if (body && typeof body.detail === "string") return body.detail;
+    return Object.keys(body || {}).map(function (field) {
+      var messages = [].concat(body[field]).join(" ");
+      return field === "non_field_errors" ? messages : field + ": " + messages;
+    }).join("; ") || "unknown error";
   }
 
   function say(el, text) {

@@ -139,3 +139,23 @@ def test_every_main_page_fits_the_screen_with_weeks_of_data(browser, daphne, sig
             shot(page, name)
 
     browser.do(visit, page)
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_a_chart_of_a_symbol_without_data_says_so_in_words(browser, daphne, signed_in, viewport):
+    """Issue 18, defect 7: the API's refusal, readable and in front of the chart, not raw JSON behind its panes."""
+    from playwright.sync_api import expect
+
+    page = signed_in(viewport)
+
+    def open_chart(page):
+        page.goto(f"{daphne.url}/?symbol=DOGEUSDT")
+        note = page.locator("#price-chart .chart-empty")
+        expect(note).to_contain_text("Chart unavailable: symbol:", timeout=WAIT_MS)
+        assert "{" not in note.inner_text() and "[" not in note.inner_text()
+        box = note.bounding_box()
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        assert page.evaluate(f"document.elementFromPoint({x}, {y}).closest('.chart-empty') !== null")  # on top
+        shot(page, "chart-error")
+
+    browser.do(open_chart, page)
