@@ -196,31 +196,14 @@ def order_answer(order, result, *, success: int) -> Response:
     """``success`` when the exchange did what was asked (filled, or resting as a limit order); otherwise 502 with
     the exchange's reason, the order and the trade it left, so a script that checks the status code cannot take
     a rejected or partly filled order for a success."""
+    from trades.services import order_problem  # the dashboard's order form words it the same way
+
     body = s.OrderSerializer(order).data
-    problem = _order_problem(order, result)
+    problem = order_problem(order, result)
     if problem is None:
         return Response(body, status=success)
     return Response({"detail": problem, "order": body, "trade": result.trade.pk if result else None,
                      "exchange_reason": order.reject_reason}, status=status.HTTP_502_BAD_GATEWAY)
-
-
-def _order_problem(order, result) -> str | None:
-    """What was not done, in words, or None when everything asked for was done."""
-    settled_as_asked = result is None or result.outcome == "pending" or (result.outcome == "open" and not result.detail)
-    if settled_as_asked and (order.status == OrderStatus.FILLED or not order.status.is_final):
-        return None
-    reason = order.reject_reason or "no reason given"
-    if not order.filled_qty:
-        problem = f"The exchange did not fill the order: it ended {order.status} ({reason}). Nothing was done."
-    elif order.filled_qty < order.qty:
-        problem = f"Only part of the order was done: {order.filled_qty} of {order.qty} {order.symbol} filled " \
-                  f"({reason})."
-    else:
-        problem = "The order filled."
-    if result is not None:
-        problem += f" Trade {result.trade.pk} is {result.trade.status}"
-        problem += f": {result.detail}" if result.detail else ""
-    return problem
 
 
 def _settle_cancelled(exchange, symbol):

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from tradebot import chart_api, views
+from tradebot import chart_api, order_form, views
 from tradebot.security import LockoutAdminAuthenticationForm, LockoutAuthenticationForm
 
 admin.site.site_header = "tradebot administration"
@@ -14,6 +14,7 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("healthz", views.healthz, name="healthz"),
     path("cards/<slug:name>", views.card, name="card"),
+    path("orders/new", order_form.place_order, name="dashboard-order"),
     path("", include("trades.page_urls")),
     path("", include("strategies.page_urls")),
     path("backtests/", include("trades.backtest.page_urls")),

@@ -28,7 +28,8 @@ def dashboard(request):
     ticks = cards.ticks_for(get_exchange(), cards.followed_symbols())
     chart = chart_choice(request.GET, [tick["symbol"] for tick in ticks])
     context = {"ticks": ticks, "chart": chart, "price_source": cards.price_source(),
-               "intervals": INTERVAL_LABELS.items(), "equity_start": cards.equity_start()}
+               "intervals": INTERVAL_LABELS.items(), "equity_start": cards.equity_start(),
+               "given": {"symbol": chart["symbol"]}}  # the order form starts on the charted symbol
     for name, (_, build) in CARDS.items():
         if name != "prices":
             context.update(build())

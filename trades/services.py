@@ -90,6 +90,26 @@ def place_manual_order(request: OrderRequest, *, exchange: Exchange, max_notiona
     return order, settle_entry(trade, order, exchange=exchange, sleep=sleep)
 
 
+def order_problem(order: Order, result: Execution | None) -> str | None:
+    """What the exchange did not do of an order, in words, or None when it did everything asked (filled, or resting
+    as a limit order). The API answers 502 with it; the dashboard shows it."""
+    settled_as_asked = result is None or result.outcome == "pending" or (result.outcome == "open" and not result.detail)
+    if settled_as_asked and (order.status == OrderStatus.FILLED or not order.status.is_final):
+        return None
+    reason = order.reject_reason or "no reason given"
+    if not order.filled_qty:
+        problem = f"The exchange did not fill the order: it ended {order.status} ({reason}). Nothing was done."
+    elif order.filled_qty < order.qty:
+        problem = f"Only part of the order was done: {order.filled_qty} of {order.qty} {order.symbol} filled " \
+                  f"({reason})."
+    else:
+        problem = "The order filled."
+    if result is not None:
+        problem += f" Trade {result.trade.pk} is {result.trade.status}"
+        problem += f": {result.detail}" if result.detail else ""
+    return problem
+
+
 def close_position(symbol: str, *, exchange: Exchange, order_link_id: str | None = None,
                    sleep: Callable[[float], None] = time.sleep) -> tuple[Order | None, Trade | None]:
     """Close ``symbol``'s position. A position the bot's trade holds closes through that trade (the row closes
