@@ -47,10 +47,39 @@ class EntryPlan:
     stop_loss: Decimal
     take_profit: Decimal
     risk_amount: Decimal
+    capped_by: str = ""  # what shrank the size below the risk's: "the margin available" or "MAX_ORDER_NOTIONAL"
 
     @property
     def notional(self) -> Decimal:
         return self.qty * self.reference_price
+
+
+@dataclass(frozen=True)
+class EntryBudget:
+    """What one entry of a strategy uses at a given equity, whatever the price: the stop distance is a fixed
+    share of the entry, so notional = equity x risk% / stop-loss%, and margin = notional / leverage."""
+
+    equity: Decimal
+    risk_amount: Decimal
+    notional: Decimal
+    margin: Decimal
+    max_positions: int
+
+    @property
+    def margin_for_all(self) -> Decimal:
+        return self.margin * self.max_positions
+
+    @property
+    def fits(self) -> bool:
+        """Can ``max_positions`` entries be open at once without one being shrunk by the margin left?"""
+        return self.margin_for_all <= self.equity * MARGIN_BUFFER
+
+
+def entry_budget(equity: Decimal, params: RiskParams) -> EntryBudget:
+    risk_amount = equity * params.risk_percentage / HUNDRED
+    notional = risk_amount / (params.stop_loss_percentage / HUNDRED)
+    return EntryBudget(equity=equity, risk_amount=risk_amount, notional=notional, margin=notional / params.leverage,
+                       max_positions=params.max_positions)
 
 
 def side_for(action: str) -> Side:
@@ -105,8 +134,13 @@ def plan_entry(*, action: str, price: Decimal, equity: Decimal, available: Decim
     stop, target = protective_prices(side, price, params, rules)
     qty = position_size(equity=equity, available=available, entry=price, stop=stop, params=params, rules=rules,
                         max_notional=max_notional)
+    wanted = rules.round_qty(equity * params.risk_percentage / HUNDRED / abs(price - stop))
+    capped_by = ""
+    if qty < wanted:  # the size the risk asked for did not fit: say what shrank it, for the decision log
+        affordable = max(Decimal("0"), available) * params.leverage * MARGIN_BUFFER
+        capped_by = "the margin available" if affordable <= max_notional else "MAX_ORDER_NOTIONAL"
     return EntryPlan(side=side, qty=qty, reference_price=price, stop_loss=stop, take_profit=target,
-                     risk_amount=qty * abs(price - stop))
+                     risk_amount=qty * abs(price - stop), capped_by=capped_by)
 
 
 def daily_loss_breached(realized_today: Decimal, equity: Decimal, limit_percentage: Decimal | None) -> bool:
