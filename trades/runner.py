@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -12,7 +13,7 @@ from exchange.factory import get_exchange
 from strategies.models import Strategy
 from tradebot.events import Event, publish
 from trades.cycle import CycleReport, TradingCycle
-from trades.models import CycleRun
+from trades.models import CycleRun, DecisionOutcome
 from trades.queries import bot_status
 
 
@@ -33,10 +34,27 @@ def run_strategies(strategies: list[Strategy], *, run: CycleRun | None = None, d
     report = build_cycle(dry_run=dry_run).run(strategies)
     if run is not None:
         CycleRun.objects.filter(pk=run.pk).update(
-            pairs=F("pairs") + len(report.pairs), orders=F("orders") + report.orders, finished_at=timezone.now(),
-            **({"error": "; ".join(report.errors)[:2000]} if report.errors else {}))
+            pairs=F("pairs") + len(report.pairs), orders=F("orders") + report.orders, finished_at=timezone.now())
+        problems = report.errors + failed_pairs(report)
+        if problems:  # a pair that failed fails the run: the status line, the admin and the API say which and why
+            record_failure(run.pk, problems)
         publish_status()
     return report
+
+
+def record_failure(run_id: int, problems: list[str]) -> None:
+    """Mark the run failed and add ``problems`` to its error (several strategies' sub-tasks may each add theirs)."""
+    with transaction.atomic():
+        run = CycleRun.objects.select_for_update().get(pk=run_id)
+        run.status = CycleRun.Status.FAILED
+        run.error = "; ".join(part for part in (run.error, *problems) if part)[:2000]
+        run.save(update_fields=["status", "error"])
+
+
+def failed_pairs(report: CycleReport) -> list[str]:
+    """Each strategy x symbol the cycle could not decide or trade, with why (klines missing, a strategy error)."""
+    return [f"{pair.strategy.name} {pair.symbol}: {pair.detail}" for pair in report.pairs
+            if pair.outcome == DecisionOutcome.FAILED]
 
 
 def publish_status() -> None:

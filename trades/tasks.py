@@ -17,7 +17,7 @@ from tradebot.notifications import notify
 from trades.backtest.tasks import run_backtest  # noqa: F401  (the worker discovers each app's tasks.py only)
 from trades.models import CycleRun, Decision
 from trades.reconcile import reconcile
-from trades.runner import publish_status, run_strategies, start_run
+from trades.runner import publish_status, record_failure, run_strategies, start_run
 
 logger = logging.getLogger(__name__)
 
@@ -36,13 +36,14 @@ def run_active_strategies(self, trigger: str = "beat") -> int:
         for strategy_id in strategy_ids:
             run_strategy.apply_async(args=[strategy_id, run.pk], queue=queue, expires=55)
         Decision.objects.filter(created_at__lt=timezone.now() - DECISION_RETENTION).delete()
-        run.status = CycleRun.Status.OK
+        # Only if no sub-task has already failed the run (they may finish before this line).
+        CycleRun.objects.filter(pk=run.pk, status=CycleRun.Status.RUNNING).update(status=CycleRun.Status.OK)
     except Exception as error:  # noqa: BLE001 - recorded on the run and shown on the dashboard
         logger.exception("trading cycle failed", extra={"cycle": run.pk})
-        run.status, run.error = CycleRun.Status.FAILED, str(error)[:2000]
+        record_failure(run.pk, [str(error)])
         notify.error("cycle", f"The trading cycle failed: {error}")
-    run.finished_at = timezone.now()
-    run.save(update_fields=["status", "error", "finished_at"])
+    CycleRun.objects.filter(pk=run.pk, finished_at__isnull=True).update(finished_at=timezone.now())
+    run.refresh_from_db()
     logger.info("trading cycle dispatched", extra={"cycle": run.pk, "trigger": trigger, "status": run.status})
     publish_status()
     return run.pk
