@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from tradebot import chart_api, order_form, views
+from tradebot import budget, chart_api, order_form, views
 from tradebot.security import LockoutAdminAuthenticationForm, LockoutAuthenticationForm
 
 admin.site.site_header = "tradebot administration"
@@ -15,6 +15,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("cards/<slug:name>", views.card, name="card"),
     path("orders/new", order_form.place_order, name="dashboard-order"),
+    path("strategies/budget", budget.strategy_budget, name="strategy-budget"),
     path("", include("trades.page_urls")),
     path("", include("strategies.page_urls")),
     path("backtests/", include("trades.backtest.page_urls")),
