@@ -178,7 +178,7 @@ class EquityView(APIView):
         from trades.queries import equity_curve
 
         start = cards.equity_start()
-        closed = Trade.objects.filter(status=TradeStatus.CLOSED, realized_pnl__isnull=False)
+        closed = Trade.objects.closed()
         first = closed.order_by("created_at").values_list("executed_at", "created_at").first()
         return Response(EquitySerializer({
             "starting_equity": start, "timezone": settings.BOT_TIMEZONE,

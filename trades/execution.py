@@ -138,8 +138,8 @@ def confirm_open(trade: Trade, order: Order, *, exchange: Exchange, params: Risk
 def _grow_fill(trade: Trade, order: Order) -> Execution:
     """An open trade whose entry order turned out to have filled more than recorded: the quantity follows the
     exchange (once: the update only applies while the recorded quantity is smaller)."""
-    if order.filled_qty > trade.quantity and Trade.objects.filter(
-            pk=trade.pk, status=TradeStatus.OPEN, quantity__lt=order.filled_qty).update(quantity=order.filled_qty):
+    if order.filled_qty > trade.quantity and Trade.objects.open().filter(
+            pk=trade.pk, quantity__lt=order.filled_qty).update(quantity=order.filled_qty):
         logger.warning("entry fill grew", extra={**trade.log_extra, "from": str(trade.quantity),
                                                  "to": str(order.filled_qty)})
         trade.refresh_from_db()

@@ -18,10 +18,33 @@ class TradeStatus(models.TextChoices):
 
 LIVE_STATUSES = (TradeStatus.PENDING, TradeStatus.OPEN)
 
+
+class TradeQuerySet(models.QuerySet):
+    """The only spellings of which trades are which: ``Trade.objects.live()`` and friends."""
+
+    def live(self):
+        """Pending or open: the trade holds (or may be about to hold) its symbol's position."""
+        return self.filter(status__in=LIVE_STATUSES)
+
+    def open(self):
+        return self.filter(status=TradeStatus.OPEN)
+
+    def pending(self):
+        return self.filter(status=TradeStatus.PENDING)
+
+    def closed(self):
+        """Closed with a realized PnL: what statistics and the equity curve count."""
+        return self.filter(status=TradeStatus.CLOSED, realized_pnl__isnull=False)
+
+    def on(self, symbol: str):
+        return self.filter(symbol=symbol)
+
 MONEY = {"max_digits": 20, "decimal_places": 8}
 
 
 class Trade(models.Model):
+    objects = TradeQuerySet.as_manager()
+
     strategy = models.ForeignKey("strategies.Strategy", null=True, blank=True, on_delete=models.PROTECT,
                                  related_name="trades", help_text="Empty for manual trades.")
     symbol = models.CharField(max_length=50, db_index=True)

@@ -49,7 +49,7 @@ def with_unrealized(trades, exchange) -> list:
 def stats(trades: QuerySet[Trade] | None = None) -> dict:
     """Totals over closed trades (PnL in closing order), with per-symbol and per-strategy breakdowns."""
     trades = Trade.objects.all() if trades is None else trades
-    closed = list(trades.filter(status=TradeStatus.CLOSED, realized_pnl__isnull=False)
+    closed = list(trades.closed()
                   .order_by("closed_at", "id").values_list("symbol", "strategy__name", "realized_pnl"))
     counts = trades.aggregate(open=Count("id", filter=Q(status=TradeStatus.OPEN)),
                               pending=Count("id", filter=Q(status=TradeStatus.PENDING)),
@@ -79,7 +79,7 @@ def _breakdown(key: str, pnls: list[Decimal]) -> dict:
 def equity_curve(starting_equity: Decimal | None = None) -> list[dict]:
     """Cumulative realized PnL after each closed trade (and the equity, if a start is given)."""
     points, total = [], Decimal("0")
-    for closed_at, pnl in (Trade.objects.filter(status=TradeStatus.CLOSED, realized_pnl__isnull=False)
+    for closed_at, pnl in (Trade.objects.closed()
                            .order_by("closed_at", "id").values_list("closed_at", "realized_pnl")):
         total += pnl
         point = {"time": closed_at, "cumulative_pnl": total}

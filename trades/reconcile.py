@@ -22,7 +22,7 @@ from django.utils import timezone
 from exchange.base import Exchange, Side
 from exchange.errors import ExchangeError
 from trades.execution import close_unprotected, fail_entry, protect, record_exit, settle_entry
-from trades.models import LIVE_STATUSES, Trade, TradeStatus
+from trades.models import Trade, TradeStatus
 from trades.risk import RiskParams, RiskRejected, protective_prices
 
 logger = logging.getLogger(__name__)
@@ -69,9 +69,9 @@ def reconcile(exchange: Exchange, *, now: datetime | None = None,
     except ExchangeError as error:
         report.errors.append(f"positions unavailable: {error}")
         return report
-    for trade in Trade.objects.filter(status=TradeStatus.PENDING).select_related("strategy"):
+    for trade in Trade.objects.pending().select_related("strategy"):
         _settle_pending(trade, exchange, now, report, sleep)
-    for trade in Trade.objects.filter(status=TradeStatus.OPEN).select_related("strategy"):
+    for trade in Trade.objects.open().select_related("strategy"):
         position = positions.get(trade.symbol)
         if position is None:
             _record_closed(trade, exchange, report)
@@ -82,7 +82,7 @@ def reconcile(exchange: Exchange, *, now: datetime | None = None,
         elif position.stop_loss is None and trade.strategy is not None and (
                 trade.executed_at is None or trade.executed_at <= now - UNPROTECTED_GRACE):
             _protect_again(trade, exchange, report, sleep)
-    known = set(Trade.objects.filter(status__in=LIVE_STATUSES).values_list("symbol", flat=True))
+    known = set(Trade.objects.live().values_list("symbol", flat=True))
     for symbol, position in positions.items():
         if symbol not in known:
             report.unknown_positions.append(

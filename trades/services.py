@@ -16,7 +16,7 @@ from exchange.errors import ExchangeError, OrderStateUnknownError
 from tradebot.api import Conflict
 from trades import announce
 from trades.execution import Execution, await_fill, cancel_rest, execute_exit, fail_entry, settle_entry
-from trades.models import LIVE_STATUSES, Trade, TradeStatus
+from trades.models import Trade, TradeStatus
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def settle_cancelled_orders(exchange: Exchange, symbol: str | None = None) -> li
     """After orders were cancelled through the exchange API, their pending trades become ``cancelled``
     at once (instead of blocking the symbol until the next reconciliation)."""
     settled = []
-    pending = Trade.objects.filter(status=TradeStatus.PENDING)
+    pending = Trade.objects.pending()
     for trade in pending.filter(symbol=symbol) if symbol else pending:
         order = exchange.find_order(trade.symbol, trade.order_link_id)
         if order is not None and order.status.is_final and order.status != OrderStatus.FILLED and not order.filled_qty:
@@ -115,7 +115,7 @@ def close_position(symbol: str, *, exchange: Exchange, order_link_id: str | None
     """Close ``symbol``'s position. A position the bot's trade holds closes through that trade (the row closes
     at once, the operator as the reason), as the Trades page's Close does; a position no trade holds is closed
     on the exchange alone. Returns the closing order (None: no position) and the trade."""
-    trade = Trade.objects.filter(symbol=symbol, status__in=LIVE_STATUSES).select_related("strategy").first()
+    trade = Trade.objects.live().on(symbol).select_related("strategy").first()
     if trade is None:
         return exchange_services.close_position(exchange, symbol, order_link_id), None
     if trade.status == TradeStatus.PENDING:
@@ -132,7 +132,7 @@ def change_protection(symbol: str, *, exchange: Exchange, stop_loss: Decimal | N
     rules = exchange.get_instrument(symbol)
     stop_loss, take_profit = (None if value is None else rules.round_price(value) for value in (stop_loss, take_profit))
     exchange.set_trading_stop(symbol, stop_loss=stop_loss, take_profit=take_profit)
-    trade = Trade.objects.filter(symbol=symbol, status=TradeStatus.OPEN).first()
+    trade = Trade.objects.open().on(symbol).first()
     changes = {name: value or None for name, value in (("stop_loss", stop_loss), ("take_profit", take_profit))
                if value is not None}
     if trade is not None and trade.transition([TradeStatus.OPEN], **changes):

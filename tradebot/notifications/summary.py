@@ -51,7 +51,7 @@ def collect(window: Window) -> messages.DailyStats:
                               pnl=Sum("realized_pnl"), fees=Sum("fees"))
     opened = Trade.objects.filter(executed_at__gte=window.start, executed_at__lt=window.end,
                                   status__in=[TradeStatus.OPEN, TradeStatus.CLOSED]).count()
-    open_trades = Trade.objects.filter(status=TradeStatus.OPEN).order_by("symbol")
+    open_trades = Trade.objects.open().order_by("symbol")
     return messages.DailyStats(
         day=window.day, window_start=window.start, window_end=window.end, opened=opened, closed=totals["count"],
         wins=totals["wins"], realized_pnl=totals["pnl"] or Decimal("0"), fees=totals["fees"] or Decimal("0"),
