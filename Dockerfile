@@ -12,4 +12,5 @@ RUN useradd --create-home --uid 1000 tradebot \
 USER tradebot
 
 EXPOSE 8000
-CMD ["python", "-m", "daphne", "-b", "0.0.0.0", "-p", "8000", "--proxy-headers", "tradebot.asgi:application"]
+# The same web server as compose's web service: WEB_PROCESSES daphne processes (manage.py runweb).
+CMD ["python", "manage.py", "runweb", "--host", "0.0.0.0", "--port", "8000"]

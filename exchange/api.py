@@ -21,7 +21,7 @@ from exchange.factory import get_exchange
 from exchange.intervals import interval_delta
 from exchange.models import MarketSubscription
 from tradebot.api import Conflict
-from tradebot.security import OrderEndpoint, order_notional_limit
+from tradebot.security import LeverageEndpoint, OrderEndpoint, RequiresPermission, order_notional_limit
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ class PlaceOrderView(OrderEndpoint, ExchangeView):
         return order_answer(order, result, success=status.HTTP_201_CREATED)
 
 
-class LeverageView(OrderEndpoint, ExchangeView):
+class LeverageView(LeverageEndpoint, ExchangeView):
     @extend_schema(tags=TAG, summary="Set a symbol's leverage", request=s.LeverageSerializer,
                    responses={200: s.LeverageResultSerializer, **ERRORS})
     def post(self, request):
@@ -213,6 +213,8 @@ def _settle_cancelled(exchange, symbol):
 
 
 class SubscribeView(ExchangeView):
+    permission_classes = [RequiresPermission("exchange.add_marketsubscription")]
+
     @extend_schema(tags=TAG, summary="Stream these symbols' live prices to the dashboard",
                    request=s.SubscribeSerializer, responses={200: s.SubscriptionsSerializer, **ERRORS})
     def post(self, request):

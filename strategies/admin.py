@@ -4,11 +4,19 @@ from django.contrib import admin, messages
 from strategies.config import INDICATOR_PARAMS
 from strategies.forms import SymbolsField
 from strategies.models import Strategy
-from strategies.services import set_active
+from strategies.services import change_refusal, set_active
 
 
 class StrategyAdminForm(forms.ModelForm):
     symbols = SymbolsField(help_text="Comma-separated USDT perpetuals, e.g. BTCUSDT, ETHUSDT.")
+    user = None  # who is saving: StrategyAdmin.get_form sets it
+
+    def clean(self):
+        cleaned = super().clean()
+        refusal = change_refusal(self.user, active_after=cleaned.get("is_active", self.instance.is_active))
+        if refusal:
+            raise forms.ValidationError(refusal)
+        return cleaned
 
     class Meta:
         model = Strategy
@@ -27,9 +35,10 @@ class StrategyAdmin(admin.ModelAdmin):
     list_filter = ("type", "is_active", "use_ai_confirmation", "timeframe")
     search_fields = ("name",)
     actions = ("activate", "deactivate")
-    readonly_fields = ("created_at", "updated_at")
+    readonly_fields = ("activated_by", "created_at", "updated_at")
     fieldsets = (
-        (None, {"fields": ("name", "type", "is_active", "symbols", "timeframe", "confirm_timeframe")}),
+        (None, {"fields": ("name", "type", "is_active", "activated_by", "symbols", "timeframe",
+                           "confirm_timeframe")}),
         ("Risk", {"fields": ("risk_percentage", "max_positions", "stop_loss_percentage", "take_profit_percentage",
                              "leverage", "max_daily_loss_percentage", "paused_until", "pause_reason")}),
         ("AI confirmation", {"fields": ("use_ai_confirmation", "min_ai_confidence")}),
@@ -37,16 +46,29 @@ class StrategyAdmin(admin.ModelAdmin):
         ("History", {"fields": ("created_at", "updated_at")}),
     )
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        return type(form.__name__, (form,), {"user": request.user})
+
+    def save_model(self, request, obj, form, change):
+        if obj.is_active and not form.initial.get("is_active", False):  # this save activates it
+            obj.activated_by = request.user
+        super().save_model(request, obj, form, change)
+
     @admin.display(description="symbols")
     def symbol_list(self, strategy):
         return ", ".join(strategy.symbols)
 
-    @admin.action(description="Activate selected strategies")
+    @admin.action(description="Activate selected strategies", permissions=["change"])
     def activate(self, request, queryset):
-        count = sum(set_active(strategy, True, by=request.user.get_username()) for strategy in queryset)
+        refusal = change_refusal(request.user, active_after=True)
+        if refusal:
+            self.message_user(request, refusal, messages.ERROR)
+            return
+        count = sum(set_active(strategy, True, by=request.user) for strategy in queryset)
         self.message_user(request, f"{count} strategies activated; they trade from the next cycle.", messages.SUCCESS)
 
-    @admin.action(description="Deactivate selected strategies")
+    @admin.action(description="Deactivate selected strategies", permissions=["change"])
     def deactivate(self, request, queryset):
-        count = sum(set_active(strategy, False, by=request.user.get_username()) for strategy in queryset)
+        count = sum(set_active(strategy, False, by=request.user) for strategy in queryset)
         self.message_user(request, f"{count} strategies deactivated; open positions are kept.", messages.SUCCESS)

@@ -8,13 +8,15 @@ from django.db.models import ProtectedError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from strategies.models import Strategy, StrategyType
 from strategies.serializers import StrategySerializer
-from strategies.services import set_active
+from strategies.services import change_refusal, set_active
 from tradebot.api import Conflict
+from tradebot.security import ModelPermissions, RequiresPermission
 
 logger = logging.getLogger(__name__)
 
@@ -31,10 +33,23 @@ class StrategyFilter(django_filters.FilterSet):
         fields = ["type", "is_active"]
 
 
+def _save(serializer, user):
+    """Save a create or update, refusing (403) one that leaves the strategy active unless ``user`` may let it
+    trade; a strategy this activates records ``user`` as its activator."""
+    was_active = serializer.instance is not None and serializer.instance.is_active
+    active_after = serializer.validated_data.get("is_active", was_active)
+    reason = change_refusal(user, active_after=active_after)
+    if reason:
+        raise PermissionDenied(reason)
+    extra = {"activated_by": user} if active_after and not was_active else {}
+    return serializer.save(**extra)
+
+
 class StrategyList(generics.ListCreateAPIView):
     queryset = Strategy.objects.all()
     serializer_class = StrategySerializer
     filterset_class = StrategyFilter
+    permission_classes = [ModelPermissions]
 
     @extend_schema(summary="List strategies",
                    parameters=[OpenApiParameter("is_active", bool, description="true or false")])
@@ -46,13 +61,14 @@ class StrategyList(generics.ListCreateAPIView):
         return super().post(request, *args, **kwargs)
 
     def perform_create(self, serializer):
-        strategy = serializer.save()
+        strategy = _save(serializer, self.request.user)
         logger.info("strategy created", extra={"strategy": strategy.name, "user": self.request.user.get_username()})
 
 
 class StrategyDetail(generics.RetrieveUpdateDestroyAPIView):
     queryset = Strategy.objects.all()
     serializer_class = StrategySerializer
+    permission_classes = [ModelPermissions]
 
     @extend_schema(summary="Get a strategy")
     def get(self, request, *args, **kwargs):
@@ -72,7 +88,7 @@ class StrategyDetail(generics.RetrieveUpdateDestroyAPIView):
         return super().delete(request, *args, **kwargs)
 
     def perform_update(self, serializer):
-        strategy = serializer.save()
+        strategy = _save(serializer, self.request.user)
         logger.info("strategy updated", extra={"strategy": strategy.name, "user": self.request.user.get_username()})
 
     def perform_destroy(self, strategy):
@@ -95,10 +111,14 @@ def _has_trades(strategy: Strategy, count: int) -> str:
 
 class _Switch(APIView):
     is_active: bool
+    permission_classes = [RequiresPermission("strategies.change_strategy")]
 
     def post(self, request, pk):
         strategy = get_object_or_404(Strategy, pk=pk)
-        set_active(strategy, self.is_active, by=request.user.get_username())
+        reason = change_refusal(request.user, active_after=self.is_active)
+        if reason:
+            raise PermissionDenied(reason)
+        set_active(strategy, self.is_active, by=request.user)
         return Response(StrategySerializer(strategy).data)
 
 

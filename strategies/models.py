@@ -1,6 +1,7 @@
 import re
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -76,6 +77,12 @@ class Strategy(models.Model):
     paused_until = models.DateTimeField(null=True, blank=True,
                                         help_text="Set by the daily-loss limit: no new entries before this time.")
     pause_reason = models.TextField(blank=True, default="")
+    # The cycle trades a strategy on this person's authority (tradebot.security.strategy_trading_refusal): when they
+    # lose the order permission, or the live trading switch off paper, it stops. Empty for strategies activated
+    # before this was recorded (and when the user is deleted): those trade on paper only.
+    activated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="Who last activated it. The cycle stops trading it when they may no longer trade.")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -1,5 +1,6 @@
 import copy
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
@@ -30,6 +31,10 @@ class StrategySerializer(serializers.ModelSerializer):
         help_text="Optional higher timeframe whose trend must agree before entering; \"\" for none.",
         error_messages={"invalid_choice": f'"{{input}}" is not a Bybit kline interval; use one of {TIMEFRAMES}, '
                                           f'or "" for none.'})
+    activated_by = serializers.SlugRelatedField(
+        slug_field=get_user_model().USERNAME_FIELD, read_only=True,
+        help_text="Who last activated it: the cycle trades it while they may trade (null: activated before this was "
+                  "recorded; such a strategy trades on paper only).")
     indicator_config = serializers.SerializerMethodField(
         help_text="The indicator settings in force: the strategy's own values with every default filled in.")
 
@@ -38,8 +43,8 @@ class StrategySerializer(serializers.ModelSerializer):
         fields = ["id", "name", "type", "is_active", "symbols", "timeframe", "confirm_timeframe", "risk_percentage",
                   "max_positions", "stop_loss_percentage", "take_profit_percentage", "leverage",
                   "max_daily_loss_percentage", "use_ai_confirmation", "min_ai_confidence", "indicators",
-                  "indicator_config", "paused_until", "pause_reason", "created_at", "updated_at"]
-        read_only_fields = ["id", "paused_until", "pause_reason", "created_at", "updated_at"]
+                  "indicator_config", "paused_until", "pause_reason", "activated_by", "created_at", "updated_at"]
+        read_only_fields = ["id", "paused_until", "pause_reason", "activated_by", "created_at", "updated_at"]
         extra_kwargs = {
             "symbols": {"required": True},
             "type": {"error_messages": {

@@ -1,7 +1,9 @@
 """Strategy pages: the list with each strategy's last decision per symbol, create / edit, on / off.
 
 Switching a strategy on or off and saving it go through the same model rules as the API and the
-admin; the list says so when a strategy needs AI confirmation and no key is configured.
+admin; the list says so when a strategy needs AI confirmation and no key is configured. Anyone signed in
+reads these pages; writes need the API's permissions (``tradebot.security``): add or change strategy, and
+for anything that leaves a strategy active, the right to let it trade (``strategies.services.change_refusal``).
 """
 
 from __future__ import annotations
@@ -10,13 +12,15 @@ import logging
 from collections import defaultdict
 
 from django.contrib import messages
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ai.service import ai_unavailable_reason
 from strategies.forms import StrategyForm
 from strategies.models import Strategy
-from strategies.services import set_active
+from strategies.services import change_refusal, set_active
+from tradebot.security import permission_refusal, refuse_page, strategy_trading_refusal
 from trades.queries import latest_decisions
 
 logger = logging.getLogger(__name__)
@@ -43,17 +47,26 @@ def strategy_decisions(request, pk):
 
 @require_http_methods(["GET", "POST"])
 def strategy_create(request):
-    return _edit(request, Strategy())
+    refusal = request.method == "POST" and permission_refusal(request.user, "strategies.add_strategy")
+    return refuse_page(request, refusal) if refusal else _edit(request, Strategy())
 
 
 @require_http_methods(["GET", "POST"])
 def strategy_edit(request, pk):
-    return _edit(request, get_object_or_404(Strategy, pk=pk))
+    refusal = request.method == "POST" and permission_refusal(request.user, "strategies.change_strategy")
+    return refuse_page(request, refusal) if refusal else _edit(request, get_object_or_404(Strategy, pk=pk))
 
 
 def _edit(request, strategy: Strategy):
     creating = strategy.pk is None
     form = StrategyForm(request.POST or None, instance=strategy)
+    # The form has no on/off switch: only editing an active strategy changes what trades.
+    refusal = request.method == "POST" and change_refusal(request.user, active_after=strategy.is_active)
+    if refusal:
+        form.is_valid()  # the typed values come back with the reason, nothing saved
+        form.add_error(None, refusal)
+        return render(request, "strategies/form.html", {"form": form, "creating": creating, "strategy": strategy,
+                                                        "ai_reason": ai_unavailable_reason()}, status=403)
     if request.method == "POST" and form.is_valid():
         strategy = form.save()
         logger.info("strategy %s", "created" if creating else "updated",
@@ -67,8 +80,18 @@ def _edit(request, strategy: Strategy):
 
 @require_POST
 def strategy_switch(request, pk, active: bool):
-    strategy = get_object_or_404(Strategy, pk=pk)
-    set_active(strategy, active, by=request.user.get_username())
+    strategy = Strategy.objects.filter(pk=pk).first()  # a missing permission answers 403 even for a missing one
+    refusal = permission_refusal(request.user, "strategies.change_strategy") or (
+        strategy is not None and change_refusal(request.user, active_after=active))
+    if refusal:
+        if strategy is None:
+            return refuse_page(request, refusal)
+        context = {**_card(strategy, latest_decisions([strategy.pk])), "card_error": refusal,
+                   "ai_reason": ai_unavailable_reason()}
+        return refuse_page(request, refusal, "strategies/_card.html", context)
+    if strategy is None:
+        raise Http404(f"no strategy {pk}")
+    set_active(strategy, active, by=request.user)
     if request.htmx:
         context = _card(strategy, latest_decisions([strategy.pk]))
         return render(request, "strategies/_card.html", {**context, "ai_reason": ai_unavailable_reason()})
@@ -77,4 +100,6 @@ def strategy_switch(request, pk, active: bool):
 
 
 def _card(strategy: Strategy, decisions: list) -> dict:
-    return {"strategy": strategy, "decisions": decisions}
+    # An active strategy whose activator may no longer trade holds every signal: say so before a signal comes.
+    holding = strategy_trading_refusal(strategy) if strategy.is_active else None
+    return {"strategy": strategy, "decisions": decisions, "holding": holding}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import uuid
 from decimal import Decimal
@@ -46,6 +47,33 @@ def user(django_user_model):
 
 
 @pytest.fixture
+def make_member(django_user_model):
+    """A plain user (no password) in the groups the migrations ship ("viewer", "trader", "strategist"), with the
+    live trading switch on or off."""
+    from django.contrib.auth.models import Group, Permission
+
+    from tradebot.models import OperatorSettings
+
+    shipped = importlib.import_module("tradebot.migrations.0002_permission_groups").GROUPS
+
+    def group(name: str) -> Group:
+        found = Group.objects.filter(name=name).first()
+        if found is None:  # a transactional test's flush emptied the tables; permissions come back, groups do not
+            found = Group.objects.create(name=name)
+            for app_label, codename in shipped[name]:
+                found.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+        return found
+
+    def make(username: str, *groups: str, live: bool = False):
+        person = django_user_model.objects.create_user(username, password=None)
+        person.groups.set([group(name) for name in groups])
+        OperatorSettings.objects.create(user=person, live_trading_enabled=live)
+        return person
+
+    return make
+
+
+@pytest.fixture
 def logged_in_client(client, user):
     client.force_login(user)
     return client
@@ -68,8 +96,18 @@ def anonymous_api_client():
 
 
 @pytest.fixture
-def make_strategy(db):
+def make_strategy(db, django_user_model):
+    """Strategies as the tests want them. An active one was activated by a superuser with live trading on, so the
+    cycle trades it in every mode (tests/trades/test_strategy_authority.py covers activators who may not)."""
     from strategies.models import Strategy
+    from tradebot.models import OperatorSettings
+
+    def activator():
+        person = django_user_model.objects.filter(username="strategy-activator").first()
+        if person is None:
+            person = django_user_model.objects.create_superuser("strategy-activator", "a@example.com", None)
+            OperatorSettings.objects.create(user=person, live_trading_enabled=True)
+        return person
 
     def make(**overrides):
         values = {
@@ -84,6 +122,8 @@ def make_strategy(db):
             "take_profit_percentage": Decimal("2"),
         }
         values.update(overrides)
+        if values["is_active"] and "activated_by" not in overrides:
+            values["activated_by"] = activator()
         return Strategy.objects.create(**values)
 
     return make

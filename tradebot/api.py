@@ -8,8 +8,10 @@ from rest_framework import parsers, status
 from rest_framework.exceptions import APIException, ParseError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 from exchange.errors import ExchangeError
+from tradebot.unavailable import REDIS_UNREACHABLE, RETRY_AFTER_SECONDS, redis_down_body, redis_down_reason
 
 logger = logging.getLogger(__name__)
 
@@ -42,4 +44,9 @@ def exception_handler(exc, context):
         if exc.ret_code is not None:
             body["ret_code"] = exc.ret_code
         return Response(body, status=exc.http_status)
+    if isinstance(exc, REDIS_UNREACHABLE):  # e.g. the order rate limit cannot count: refuse the write, say why
+        set_rollback()
+        reason = redis_down_reason(exc, context["request"])
+        return Response(redis_down_body(reason), status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                        headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     return drf_exception_handler(exc, context)

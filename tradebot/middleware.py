@@ -3,6 +3,9 @@ from urllib.parse import urlsplit
 from django.contrib.auth.middleware import LoginRequiredMiddleware
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponse, JsonResponse
+from django.shortcuts import render
+
+from tradebot.unavailable import REDIS_UNREACHABLE, RETRY_AFTER_SECONDS, redis_down_body, redis_down_reason
 
 
 class LoginRequiredForPagesMiddleware(LoginRequiredMiddleware):
@@ -42,3 +45,25 @@ class SingleValuedQueryMiddleware:
                 return JsonResponse({"detail": f"The query parameter {names} is given more than once; give each "
                                                f"parameter once."}, status=400)
         return self.get_response(request)
+
+
+class RedisUnavailableMiddleware:
+    """A view that fails because Redis is unreachable answers 503 saying so (templates/503.html; JSON under
+    ``/api/``, for views outside DRF, whose own handler answers the rest) instead of a 500 and a traceback."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, REDIS_UNREACHABLE):
+            return None
+        reason = redis_down_reason(exception, request)
+        if request.path_info.startswith("/api/"):
+            response = JsonResponse(redis_down_body(reason), status=503)
+        else:
+            response = render(request, "503.html", {"reason": reason}, status=503)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response

@@ -14,7 +14,7 @@ from exchange.errors import ExchangeError
 from exchange.factory import get_exchange
 from exchange.serializers import PlaceOrderSerializer
 from tradebot.api import Conflict
-from tradebot.security import live_trading_refusal, order_notional_limit
+from tradebot.security import TRADE_ORDERS, live_trading_refusal, order_notional_limit, permission_refusal
 from trades.services import order_problem, place_manual_order
 
 logger = logging.getLogger(__name__)
@@ -27,16 +27,16 @@ def place_order(request):
     given = {name: request.POST[name].strip() for name in FIELDS if request.POST.get(name, "").strip()}
     given["symbol"] = given.get("symbol", "").upper()
     context = {"given": given, "errors": {}, "error": "", "done": ""}
-    refusal = live_trading_refusal(request.user)
+    refusal = permission_refusal(request.user, TRADE_ORDERS) or live_trading_refusal(request.user)
     if refusal:
         context["error"] = refusal
-        return render(request, "dashboard/_order.html", context, status=403)
+        return _refused(request, context, status=403)
     exchange = get_exchange()
     serializer = PlaceOrderSerializer(data=given, context={"exchange": exchange, "request": request})
     try:
         if not serializer.is_valid():
             context["errors"] = serializer.errors
-            return render(request, "dashboard/_order.html", context, status=400)
+            return _refused(request, context, status=400)
         order, result = place_manual_order(PlaceOrderSerializer.to_request(serializer.validated_data),
                                            exchange=exchange, max_notional=order_notional_limit(request.user))
     except (Conflict, PermissionDenied) as problem:
@@ -53,3 +53,10 @@ def place_order(request):
                                + (f" at {order.avg_price}" if order.avg_price else "") + ".")
             context["given"] = {"symbol": order.symbol, "side": str(order.side)}
     return render(request, "dashboard/_order.html", context)
+
+
+def _refused(request, context: dict, *, status: int):
+    """The form again, saying what is wrong; marked X-Refusal so that htmx swaps it in although it is a 4xx."""
+    response = render(request, "dashboard/_order.html", context, status=status)
+    response["X-Refusal"] = "1"
+    return response

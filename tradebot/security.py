@@ -1,8 +1,13 @@
 """Who may touch the exchange, how often, and how many wrong passwords a login takes.
 
-- ``OrderEndpoint``: the mixin every order-changing API view carries. It refuses (403) a user whose live
-  trading switch is off when the exchange is not paper, and throttles (429) order writes per user.
+- ``OrderEndpoint``: the mixin every order-changing API view carries. It refuses (403) a user without the order
+  permission, then one whose live trading switch is off when the exchange is not paper, and throttles (429) order
+  writes per user.
 - ``check_order_notional``: an order above the user's own max order notional is refused (403).
+- Permissions (Django's model permissions, granted through the groups viewer, trader and strategist):
+  ``RequiresPermission`` and ``ModelPermissions`` for the API, ``permission_refusal`` for the pages, and
+  ``activation_refusal`` / ``strategy_trading_refusal``: who may let a strategy trade, and whether the cycle may
+  still trade it on its activator's authority.
 - ``LoginLockout`` and the two login forms: ``LOGIN_FAILURE_LIMIT`` failures per username and address within
   ``LOGIN_LOCKOUT_MINUTES`` lock that pair until the window ends; the page says until when.
 
@@ -21,15 +26,20 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.models import Group, Permission
 from django.core.cache import cache
+from django.core.exceptions import PermissionDenied as PagePermissionDenied
 from django.core.exceptions import ValidationError
+from django.shortcuts import render
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import PermissionDenied, Throttled
-from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
+from rest_framework.permissions import SAFE_METHODS, BasePermission, DjangoModelPermissions, IsAuthenticated
 from rest_framework.throttling import SimpleRateThrottle
 
 from tradebot.models import OperatorSettings
+from tradebot.unavailable import REDIS_UNREACHABLE
 
 logger = logging.getLogger(__name__)
 
@@ -98,10 +108,122 @@ class OrderRateThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
 
 
-class OrderEndpoint:
-    """Mixin for API views that place, change, close or cancel orders (put it before the APIView base)."""
+# Permissions ---------------------------------------------------------------------------------------
 
-    permission_classes = [IsAuthenticated, LiveTradingAllowed]
+TRADE_ORDERS = "trades.trade_orders"
+SET_LEVERAGE = "trades.set_leverage"
+
+
+def permission_refusal(user, perm: str) -> str | None:
+    """Why ``user`` may not do what ``perm`` ("app_label.codename") allows, naming the permission and the groups
+    that grant it; None when they may. Pages call it; the API's permission classes below too."""
+    if user.has_perm(perm):
+        return None
+    app_label, codename = perm.split(".", 1)
+    permission = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
+    if permission is None:  # a typo in the code, not a missing grant: fail closed, loudly
+        logger.error("unknown permission %s checked", perm)
+        return f"You need the permission {perm!r}."
+    groups = list(Group.objects.filter(permissions=permission).order_by("name").values_list("name", flat=True))
+    granted_by = f" (group{'s' if len(groups) > 1 else ''} {' or '.join(map(repr, groups))})" if groups else ""
+    return (f"You need the '{permission.name}' permission{granted_by}. An administrator can grant it in the admin, "
+            f"under Authentication and Authorization.")
+
+
+def refuse_page(request, reason: str, fragment: str | None = None, context: dict | None = None):
+    """A page write refused: 403. For htmx, ``fragment`` (what a success would have swapped in) rendered with
+    ``context``, which carries the reason, and marked ``X-Refusal`` so that static/js/live.js swaps it in (htmx
+    swaps no 4xx by itself); otherwise the 403 page (templates/403.html) saying ``reason``."""
+    logger.warning("page write refused", extra={"user": request.user.get_username(), "path": request.path})
+    if fragment is not None and request.htmx:
+        response = render(request, fragment, context, status=403)
+        response["X-Refusal"] = "1"
+        return response
+    raise PagePermissionDenied(reason)
+
+
+def _refused(permission: BasePermission, request, reason: str) -> bool:
+    permission.message = reason
+    logger.warning("request refused: permission missing",
+                   extra={"user": request.user.get_username(), "path": request.path})
+    return False
+
+
+def RequiresPermission(*perms: str) -> type[BasePermission]:  # noqa: N802 - used like the class it returns
+    """A DRF permission class: any signed-in user reads; writes (POST, PUT, PATCH, DELETE) need every one of
+    ``perms``, and the 403 names the first one missing."""
+
+    class Requires(BasePermission):
+        def has_permission(self, request, view) -> bool:
+            if not (request.user and request.user.is_authenticated):
+                return False
+            if request.method in SAFE_METHODS:
+                return True
+            for perm in perms:
+                reason = permission_refusal(request.user, perm)
+                if reason:
+                    return _refused(self, request, reason)
+            return True
+
+    Requires.__name__ = Requires.__qualname__ = f"Requires({', '.join(perms)})"
+    return Requires
+
+
+class ModelPermissions(DjangoModelPermissions):
+    """DRF's ``DjangoModelPermissions`` (reads for every signed-in user; POST needs add, PUT and PATCH change,
+    DELETE delete on the view's model), with a 403 that names the missing permission."""
+
+    def has_permission(self, request, view) -> bool:
+        if super().has_permission(request, view):
+            return True
+        if request.user and request.user.is_authenticated:
+            model = self._queryset(view).model
+            for perm in self.get_required_permissions(request.method, model):
+                reason = permission_refusal(request.user, perm)
+                if reason:
+                    return _refused(self, request, reason)
+        return False
+
+
+def activation_refusal(user) -> str | None:
+    """Why ``user`` may not let a strategy trade (activate it, or change it while it is active), or None.
+
+    An active strategy places orders on its activator's authority, so they need what placing an order by hand
+    needs: the order permission, and off paper the live trading switch. Otherwise someone who may not trade could
+    create a 50x strategy and have the bot trade it for them."""
+    reason = permission_refusal(user, TRADE_ORDERS)
+    if reason:
+        return f"An active strategy places orders. {reason}"
+    return live_trading_refusal(user)
+
+
+def strategy_trading_refusal(strategy) -> str | None:
+    """Why the cycle must not trade ``strategy`` now, or None: the person who activated it must still be allowed
+    to. Read fresh from the database, so a permission or switch taken away stops the next cycle."""
+    user = get_user_model().objects.filter(pk=strategy.activated_by_id).first() if strategy.activated_by_id else None
+    if user is None:
+        if settings.EXCHANGE_MODE == "paper":
+            return None  # strategies activated before activators were recorded (the demo seed's) trade paper only
+        return (f"nobody is recorded as having activated it (activated before activations were recorded, or its "
+                f"activator was deleted): on the {settings.EXCHANGE_MODE} exchange a person allowed to trade must "
+                f"activate it again")
+    name = user.get_username()
+    if not user.is_active:
+        return f"{name}, who activated it, has a deactivated account; someone allowed to trade must activate it again"
+    if not user.has_perm(TRADE_ORDERS):
+        return (f"{name}, who activated it, no longer has the order permission; someone allowed to trade must "
+                f"activate it again")
+    if live_trading_refusal(user):
+        return (f"{name}, who activated it, has live trading switched off; switch it back on (Bot \u203a Operator "
+                f"settings), or have someone allowed to trade activate it again")
+    return None
+
+
+class OrderEndpoint:
+    """Mixin for API views that place, change, close or cancel orders (put it before the APIView base): the order
+    permission, then the live trading switch, then the rate limit."""
+
+    permission_classes = [IsAuthenticated, RequiresPermission(TRADE_ORDERS), LiveTradingAllowed]
     throttle_classes = [OrderRateThrottle]
 
     def throttled(self, request, wait):
@@ -110,12 +232,22 @@ class OrderEndpoint:
                                      f"(ORDER_RATE_LIMIT).")
 
 
+class LeverageEndpoint(OrderEndpoint):
+    """Setting leverage is its own permission; otherwise an order endpoint."""
+
+    permission_classes = [IsAuthenticated, RequiresPermission(SET_LEVERAGE), LiveTradingAllowed]
+
+
 # Login lockout -------------------------------------------------------------------------------------
 
 class LoginLockout:
-    """Failed sign-ins of one username from one address, counted in a fixed window from the first failure."""
+    """Failed sign-ins of one username from one address, counted in a fixed window from the first failure.
+
+    Without Redis the lockout steps aside (a warning says so) rather than lock everyone out: a failed cache call
+    counts as "not locked" and nothing is counted for the rest of that sign-in, whose password is checked as usual."""
 
     PREFIX = "login-failures"
+    available = True  # False once a cache call failed: the rest of this sign-in goes without the cache
 
     def __init__(self, username: str, address: str):
         digest = hashlib.sha256(f"{username.strip().lower()}\n{address}".encode()).hexdigest()[:32]
@@ -134,14 +266,17 @@ class LoginLockout:
 
     def locked_until(self) -> float | None:
         """When the lock ends (epoch seconds), or None if this pair may try."""
-        found = cache.get_many([self.count_key, self.until_key])
+        found = self._cached(lambda: cache.get_many([self.count_key, self.until_key]), {})
         count, until = found.get(self.count_key), found.get(self.until_key)
         if count is not None and count >= settings.LOGIN_FAILURE_LIMIT and until is not None and until > time.time():
             return until
         return None
 
     def record_failure(self) -> int:
-        """Count one failure; the window starts at the first. Returns the count so far."""
+        """Count one failure; the window starts at the first. Returns the count so far (0: not counted)."""
+        return self._cached(self._count_failure, 0)
+
+    def _count_failure(self) -> int:
         cache.add(self.until_key, time.time() + self.window_seconds, self.window_seconds)
         cache.add(self.count_key, 0, self.window_seconds)
         try:
@@ -151,7 +286,18 @@ class LoginLockout:
             return 1
 
     def reset(self) -> None:
-        cache.delete_many([self.count_key, self.until_key])
+        self._cached(lambda: cache.delete_many([self.count_key, self.until_key]), None)
+
+    def _cached(self, call, default):
+        if not self.available:
+            return default
+        try:
+            return call()
+        except REDIS_UNREACHABLE as error:
+            self.available = False
+            logger.warning("login lockout unavailable: %s; signing in without it", str(error).rstrip("."),
+                           extra={"address": self.address})
+            return default
 
     def message(self, until: float) -> str:
         minutes = max(1, math.ceil((until - time.time()) / 60))

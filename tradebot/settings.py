@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "tradebot.middleware.SingleValuedQueryMiddleware",
+    "tradebot.middleware.RedisUnavailableMiddleware",  # a view that needs Redis while it is down: 503, not 500
 ]
 
 ROOT_URLCONF = "tradebot.urls"
@@ -203,9 +204,12 @@ WHITENOISE_USE_FINDERS = True
 
 # REST framework and the OpenAPI schema
 REST_FRAMEWORK = {
+    # Token first: DRF answers a missing or bad credential with 401 and the first class's WWW-Authenticate
+    # ("Token"); with the session first (which names no scheme) it was 403. A request without a token header
+    # still signs in by its session, with the same CSRF check.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "tradebot.security.CachedTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["tradebot.api.JSONParser", "rest_framework.parsers.FormParser",
@@ -220,7 +224,9 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "tradebot API",
     "DESCRIPTION": "Self-hosted Bybit trading bot. Every endpoint requires a session or a token "
-    "(`Authorization: Token <key>`). Endpoints that place, change, close or cancel orders answer 403 when the "
+    "(`Authorization: Token <key>`). Reads need nothing more; writes need a Django permission (403 names the one "
+    "missing; the groups viewer, trader and strategist grant them). Endpoints that place, change, close or cancel "
+    "orders also answer 403 when the "
     "exchange is not paper and the user's live trading switch is off (admin: Bot › Operator settings) or the "
     "order is above the user's max order notional, and 429 beyond ORDER_RATE_LIMIT requests per user.",
     "VERSION": "1.0.0",

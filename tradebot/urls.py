@@ -4,6 +4,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from tradebot import budget, chart_api, order_form, views
+from tradebot.api_root import ApiRoot
 from tradebot.security import LockoutAdminAuthenticationForm, LockoutAuthenticationForm
 
 admin.site.site_header = "tradebot administration"
@@ -25,6 +26,8 @@ urlpatterns = [
     path("accounts/password_change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password_change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("admin/", admin.site.urls),
+    path("favicon.ico", views.favicon, name="favicon"),
+    path("api/", ApiRoot.as_view(), name="api-root"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     # Each app's urls.py spells its own prefix (bybit/, strategies, trades) with re_path and an optional

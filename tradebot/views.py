@@ -3,7 +3,8 @@
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import Http404, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.views.decorators.http import require_GET
 
 from exchange.factory import get_exchange
@@ -80,3 +81,10 @@ def healthz(request):
         return JsonResponse({"status": "ok"})
     except Exception:  # noqa: BLE001
         return JsonResponse({"status": "database unavailable"}, status=503)
+
+
+@login_not_required
+@require_GET
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever the page says; a 404 for each would be a logged warning."""
+    return redirect(static("favicon.svg"), permanent=True)

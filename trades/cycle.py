@@ -32,6 +32,7 @@ from exchange.candles import candles_to_frame, closed_candles
 from exchange.errors import ExchangeError
 from strategies.models import Strategy
 from strategies.signals import Action, Signal, StrategyError, evaluate
+from tradebot.security import strategy_trading_refusal
 from trades import announce, locks
 from trades.execution import Execution, execute_entry
 from trades.models import LIVE_STATUSES, Decision, DecisionOutcome, Trade, TradeStatus
@@ -212,6 +213,12 @@ class TradingCycle:
         live = list(Trade.objects.filter(status__in=LIVE_STATUSES).values_list("strategy_id", "symbol"))
         live_symbols = {symbol for _, symbol in live} | (held_symbols or set())
         for strategy, group in _by_strategy(pairs).items():
+            # The bot trades a strategy on its activator's authority: gone with their permission or switch.
+            refusal = strategy_trading_refusal(strategy)
+            if refusal:
+                for pair in group:
+                    pair.stop(DecisionOutcome.SKIPPED, f"not trading: {refusal}")
+                continue
             if strategy.paused_until and strategy.paused_until > now:
                 for pair in group:
                     pair.stop(DecisionOutcome.SKIPPED, f"paused until {strategy.paused_until:%Y-%m-%d %H:%M} UTC: "

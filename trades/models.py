@@ -75,6 +75,10 @@ class Trade(models.Model):
     class Meta:
         db_table = "trades"
         ordering = ["-created_at", "-id"]
+        # Checked by every order endpoint, the Trades page and, for a strategy's activator, the cycle
+        # (tradebot.security); paper trading included.
+        permissions = [("trade_orders", "Can place, close and cancel orders"),
+                       ("set_leverage", "Can set a symbol's leverage")]
         indexes = [models.Index(fields=["symbol", "created_at"], name="trades_symbol_created_idx")]
         constraints = [
             models.CheckConstraint(condition=Q(side__in=TradeSide.values), name="trade_side_known",

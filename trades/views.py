@@ -18,7 +18,7 @@ from exchange.errors import ExchangeError
 from exchange.factory import get_exchange
 from strategies.models import Strategy
 from tradebot.api import Conflict
-from tradebot.security import live_trading_refusal
+from tradebot.security import TRADE_ORDERS, live_trading_refusal, permission_refusal, refuse_page
 from trades import queries, services
 from trades.models import Trade, TradeStatus
 from trades.serializers import TradeFilterSerializer
@@ -60,15 +60,20 @@ def cancel_trade(request, pk):
 
 
 def _act(request, pk, verb: str, action):
+    # The API's guards, in its order: the permission, then the switch; answered before the trade's 404.
+    refusal = permission_refusal(request.user, TRADE_ORDERS) or live_trading_refusal(request.user)
+    if refusal:
+        trade = Trade.objects.select_related("strategy").filter(pk=pk).first()
+        return refuse_page(request, refusal, "trades/_row.html" if trade else None,
+                           {"trade": trade, "row_error": refusal})
     trade = get_object_or_404(Trade.objects.select_related("strategy"), pk=pk)
-    error = live_trading_refusal(request.user) or ""  # the API's switch guards the page's buttons too
-    if not error:
-        try:
-            detail = action(trade)
-            logger.info("trade %s from the dashboard: %s", verb, detail,
-                        extra={**trade.log_extra, "user": request.user.get_username()})
-        except (Conflict, ExchangeError) as problem:
-            error = str(problem.detail if isinstance(problem, Conflict) else problem)
+    error = ""
+    try:
+        detail = action(trade)
+        logger.info("trade %s from the dashboard: %s", verb, detail,
+                    extra={**trade.log_extra, "user": request.user.get_username()})
+    except (Conflict, ExchangeError) as problem:
+        error = str(problem.detail if isinstance(problem, Conflict) else problem)
     trade.refresh_from_db()
     if request.htmx:
         return render(request, "trades/_row.html", {"trade": trade, "row_error": error})

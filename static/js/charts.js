@@ -24,7 +24,8 @@
   function options(extra) {
     return Object.assign({
       autoSize: true,
-      layout: { background: { type: "solid", color: C.bg }, textColor: C.text, attributionLogo: true,
+      // No logo over the panes' corner: the credit the library's licence asks for is a line under the chart.
+      layout: { background: { type: "solid", color: C.bg }, textColor: C.text, attributionLogo: false,
         panes: { separatorColor: C.line, separatorHoverColor: C.line } },
       grid: { vertLines: { color: C.grid }, horzLines: { color: C.grid } },
       rightPriceScale: { borderColor: C.line },
@@ -72,6 +73,9 @@
   var state = { symbol: priceEl.dataset.symbol, interval: priceEl.dataset.interval, last: null, fitted: false,
     tick: "", stamp: null, loading: null, again: false };
   var chart = LWC.createChart(priceEl, options());
+  var legend = priceEl.parentNode.querySelector(".chart-legend");
+  if (legend) legend.insertAdjacentHTML("beforeend", ' · charts: <a href="https://www.tradingview.com/" rel="noopener">' +
+    "TradingView</a> Lightweight Charts™");
   var candles = chart.addSeries(LWC.CandlestickSeries, {
     upColor: C.up, downColor: C.down, borderVisible: false, wickUpColor: C.up, wickDownColor: C.down
   });

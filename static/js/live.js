@@ -100,6 +100,17 @@
     });
   });
 
+  // A write refused (403: a missing permission, the live switch; 400: a form's field errors) answers with the
+  // fragment a success would have given, saying why, marked X-Refusal (tradebot.security.refuse_page, the order
+  // form): swap it in rather than leave the click unanswered.
+  document.body.addEventListener("htmx:beforeSwap", function (event) {
+    var xhr = event.detail.xhr;
+    if ((xhr.status === 400 || xhr.status === 403) && xhr.getResponseHeader("X-Refusal")) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+
   // htmx would swap nothing for a 401 without HX-Redirect; say so rather than leave a card silently stale.
   document.body.addEventListener("htmx:responseError", function (event) {
     if (event.detail.xhr.status === 401) toLogin(event.detail.xhr.getResponseHeader("HX-Redirect"));

@@ -71,3 +71,21 @@ def test_bad_input_answers_400_naming_the_field(api_client, strategy, body, fiel
 
 def test_it_needs_a_login(anonymous_api_client, db):
     assert anonymous_api_client.get("/api/backtests").status_code in (401, 403)
+
+
+@pytest.mark.parametrize("body", [{"end": "9999-12-31"}, {"start": "0001-01-01", "end": "9999-12-31"},
+                                  {"start": "1926-04-01", "end": "2026-04-10"}])
+def test_a_range_reaching_beyond_the_data_is_cut_to_it_with_a_note(api_client, strategy, body):
+    response = api_client.post("/api/backtests", {"strategy": strategy.pk, **body}, format="json")
+
+    assert response.status_code == 201, response.data
+    run = BacktestRun.objects.get()
+    note = response.data["parameters"]["run"]["note"]
+    assert note.startswith("The ETHUSDT candles cover only 2026-03-23 12:09 to 2026-04-22 12:08 UTC")
+    assert run.start.year == 2026 and run.end.year == 2026 and f"{run.end:%Y-%m-%d %H:%M}" in note
+
+
+def test_a_range_inside_the_data_has_no_note(api_client, strategy):
+    response = api_client.post("/api/backtests", {"strategy": strategy.pk, "start": "2026-04-01",
+                                                  "end": "2026-04-10"}, format="json")
+    assert response.status_code == 201 and response.data["parameters"]["run"]["note"] == ""

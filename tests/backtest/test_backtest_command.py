@@ -11,6 +11,7 @@ from django.core.management import CommandError, call_command
 from ai.models import AICall
 from trades.backtest.inputs import StrategySpec
 from trades.backtest.runner import RunSettings, prepare
+from trades.management.commands.backtest import Command
 from trades.models import BacktestRun
 
 
@@ -119,3 +120,38 @@ def test_bad_input_is_refused_with_a_reason(seed_strategy, args, message):
         args = ["--strategy", str(seed_strategy.pk), *args]
     with pytest.raises(CommandError, match=message):
         backtest(*args)
+
+
+def test_a_config_runs_on_its_own_symbol(tmp_path, db):
+    config = tmp_path / "eth.json"
+    config.write_text(json.dumps({"type": "trend_following", "timeframe": "15", "symbols": ["ETHUSDT", "BTCUSDT"]}))
+    _, err = backtest("--config", str(config), "--from", "2026-04-01", "--to", "2026-04-03")
+    assert BacktestRun.objects.get().symbol == "ETHUSDT"
+    assert "runs on the first, ETHUSDT" in err
+    backtest("--config", str(config), "--symbol", "SOLUSDT", "--from", "2026-04-01", "--to", "2026-04-03")
+    assert BacktestRun.objects.latest("pk").symbol == "SOLUSDT"  # --symbol still wins
+
+
+def test_a_range_beyond_the_data_is_cut_to_it_and_says_so(seed_strategy):
+    out, err = backtest("--strategy", str(seed_strategy.pk), "--from", "1926-01-01", "--to", "9999-12-31")
+    run = BacktestRun.objects.get()
+    assert "The BTCUSDT candles cover only 2026-03-2" in err
+    assert run.start.year == 2026 and (run.end - run.start).days < 32
+    assert f"{run.start:%Y-%m-%d %H:%M} to {run.end:%Y-%m-%d %H:%M} UTC" in out  # the range that ran
+
+
+class Terminal(StringIO):
+    def isatty(self):
+        return True
+
+
+def test_the_progress_bar_is_plain_on_a_terminal_and_absent_from_a_pipe(seed_strategy):
+    terminal = Terminal()
+    # As from a shell: Django paints the command's stderr in its red error style when it is a terminal.
+    call_command(Command(stderr=terminal, force_color=True), "--strategy", str(seed_strategy.pk), "--from",
+                 "2026-04-01", "--to", "2026-04-02", stdout=StringIO())
+    assert "backtest:" in terminal.getvalue() and "\x1b[31" not in terminal.getvalue()
+    assert "\n" not in terminal.getvalue()  # redrawn in place, no line per update
+
+    _, piped = backtest("--strategy", str(seed_strategy.pk), "--from", "2026-04-01", "--to", "2026-04-02")
+    assert piped == ""

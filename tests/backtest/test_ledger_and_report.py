@@ -78,3 +78,10 @@ def test_the_admin_shows_runs_read_only(db, django_user_model):
     request.user = django_user_model.objects.create_superuser("root", "r@example.com", "x")
     assert not (model_admin.has_add_permission(request) or model_admin.has_change_permission(request)
                 or model_admin.has_delete_permission(request))
+
+
+def test_the_stored_curve_starts_at_the_first_minute_even_when_its_bucket_dips_later():
+    equity = np.full(10_000, 100.0)
+    equity[50] = 95  # the first bucket's deepest minute is not its first
+    points = downsample(equity, np.arange(10_000) * MINUTE_NS, points=100)
+    assert points[0] == [0, 100.0, 0.0] and [50 * 60_000, 95.0, -5.0] in points

@@ -21,12 +21,13 @@ def paper(db, market):
 
 @pytest.fixture
 def api_client(django_user_model):
-    """Logged in as a staff user without a password (hashing one costs most of a second per test)."""
+    """Logged in as a superuser (every permission: tests/security/test_permissions.py covers the others) without a
+    password (hashing one costs most of a second per test)."""
     from rest_framework.test import APIClient
 
     from tradebot.models import OperatorSettings
 
-    user = django_user_model.objects.create_user("exchange-tester", password=None, is_staff=True)
+    user = django_user_model.objects.create_superuser("exchange-tester", password=None)
     OperatorSettings.objects.create(user=user, live_trading_enabled=True)  # the bybit venue is testnet
     client = APIClient()
     client.force_authenticate(user)

@@ -14,10 +14,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import cache
 
+from django.contrib.auth import get_user_model
+
 from exchange.base import Candle
 from strategies.models import Strategy
 from tests.fakes.scenarios import serve, signal_window
 from tests.hardening.faults import no_sleep
+from tradebot.models import OperatorSettings
 from trades.cycle import TradingCycle
 from trades.models import Decision, StrategyLease, Trade
 from trades.reconcile import reconcile
@@ -33,7 +36,17 @@ def open_market(fake, rng: random.Random, symbols=SYMBOLS) -> Strategy:
     return Strategy.objects.create(
         name=f"faults-{uuid.uuid4().hex[:8]}", type="trend_following", is_active=True, symbols=list(symbols),
         timeframe="1", risk_percentage=Decimal("1"), stop_loss_percentage=Decimal("1"),
-        take_profit_percentage=Decimal("2"), max_positions=len(symbols), leverage=Decimal("5"))
+        take_profit_percentage=Decimal("2"), max_positions=len(symbols), leverage=Decimal("5"),
+        activated_by=_activator())
+
+
+def _activator():
+    """Who activated the runs' strategies: allowed to trade on testnet (the switch on), so the cycle trades them."""
+    person, created = get_user_model().objects.get_or_create(username="fault-activator",
+                                                             defaults={"is_superuser": True})
+    if created:
+        OperatorSettings.objects.create(user=person, live_trading_enabled=True)
+    return person
 
 
 @cache

@@ -159,3 +159,30 @@ def test_a_chart_of_a_symbol_without_data_says_so_in_words(browser, daphne, sign
         shot(page, "chart-error")
 
     browser.do(open_chart, page)
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_an_order_is_placed_from_the_dashboard_and_a_bad_one_refused_in_place(browser, daphne, signed_in, viewport,
+                                                                                app_on_fake_bybit):
+    from playwright.sync_api import expect
+
+    from trades.models import Trade
+
+    page = signed_in(viewport)
+
+    def order(page):
+        page.on("dialog", lambda dialog: dialog.accept())
+        card = page.locator("#order-card")
+        card.locator("#order-qty").fill("-1")
+        card.get_by_role("button", name="Send order").click()
+        expect(page.locator("#order-card .field-error")).to_contain_text("greater than 0", timeout=WAIT_MS)
+        page.locator("#order-card #order-qty").fill("0.01")
+        page.locator("#order-card").get_by_role("button", name="Send order").click()
+        expect(page.locator("#order-card [role=status]")).to_contain_text("Buy 0.01 BTCUSDT: Filled", timeout=WAIT_MS)
+        expect(page.locator("#recent-trades")).to_contain_text("BTCUSDT", timeout=WAIT_MS)  # over the socket
+        assert_fits(page, "dashboard after an order")
+        shot(page, "dashboard-order")
+
+    browser.do(order, page)
+    assert Trade.objects.get().symbol == "BTCUSDT"
+    assert len(app_on_fake_bybit.orders_received) == 1  # the refused one never left

@@ -57,7 +57,7 @@ def api_schema(db, settings, django_user_model, in_process_wsgi, make_strategy):
     settings.DEBUG = False
     reset_exchange()
     make_strategy(name="fuzz-target")  # something for the detail, update and switch endpoints to find
-    user = django_user_model.objects.create_user("fuzzer", password=None)
+    user = django_user_model.objects.create_superuser("fuzzer", password=None)  # every write is worth fuzzing
     token = Token.objects.create(user=user)
     schema = schemathesis.openapi.from_dict(project_schema())
     schema.config.update(base_url="http://testserver", headers={"Authorization": f"Token {token.key}"})

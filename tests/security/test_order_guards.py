@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import Group
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -44,8 +45,10 @@ def paper(settings):
 
 @pytest.fixture
 def operator(django_user_model):
-    """A logged-in API user with no operator settings stored: the defaults."""
+    """A logged-in API user in the "trader" group (allowed to trade) with no operator settings stored: the
+    defaults (tests/security/test_permissions.py covers users without the group)."""
     person = django_user_model.objects.create_user("operator", password=None)
+    person.groups.add(Group.objects.get(name="trader"))
     client = APIClient()
     client.force_authenticate(person)
     client.person = person
@@ -100,6 +103,7 @@ def test_paper_trading_works_out_of_the_box_without_the_switch(paper, operator):
 
 def test_the_dashboards_close_button_obeys_the_switch_too(testnet, django_user_model):
     person = django_user_model.objects.create_user("clicker", password=None)
+    person.groups.add(Group.objects.get(name="trader"))
     page = Client()
     page.force_login(person)
     trade = open_trade()
@@ -147,7 +151,9 @@ def test_order_writes_are_rate_limited_per_user_with_a_clear_429(paper, operator
     assert 0 < int(refused["Retry-After"]) <= 60
     assert operator.get("/api/bybit/orders").status_code == 200  # reads are not counted
     other = APIClient()
-    other.force_authenticate(django_user_model.objects.create_user("someone-else", password=None))
+    someone_else = django_user_model.objects.create_user("someone-else", password=None)
+    someone_else.groups.add(Group.objects.get(name="trader"))
+    other.force_authenticate(someone_else)
     assert other.post("/api/bybit/leverage", {"symbol": "BTCUSDT", "leverage": "2"}, format="json").status_code == 200
 
 

@@ -40,7 +40,7 @@ def test_a_deleted_token_is_refused_at_once(script):
     _, token, client = script
     token_queries(client)
     token.delete()
-    assert client.get("/api/strategies").status_code == 403
+    assert client.get("/api/strategies").status_code == 401
 
 
 def test_a_deactivated_user_is_refused_at_once(script):
@@ -48,7 +48,7 @@ def test_a_deactivated_user_is_refused_at_once(script):
     token_queries(client)
     user.is_active = False
     user.save()
-    assert client.get("/api/strategies").status_code == 403
+    assert client.get("/api/strategies").status_code == 401
 
 
 def test_a_revocation_made_elsewhere_applies_once_the_ttl_is_over(script, settings, monkeypatch):
@@ -60,7 +60,7 @@ def test_a_revocation_made_elsewhere_applies_once_the_ttl_is_over(script, settin
 
     now = time.monotonic()
     monkeypatch.setattr("tradebot.security.time.monotonic", lambda: now + settings.TOKEN_CACHE_SECONDS + 0.1)
-    assert client.get("/api/strategies").status_code == 403
+    assert client.get("/api/strategies").status_code == 401
 
 
 def test_zero_seconds_looks_the_token_up_every_time(script, settings):

@@ -73,6 +73,7 @@ def _materialize(regex: str) -> str:
     for token in (r"\Z", "$"):
         text = text.removesuffix(token)
     text = text.replace("/?", "")  # the optional trailing slash of the API's re_paths: the seed's spelling
+    text = re.sub(r"\\([.\-/])", r"\1", text)  # an escaped literal (path("favicon.ico") is favicon\.ico)
     assert not re.search(r"[\\()\[\]?*+|^$]", text), f"cannot turn {regex!r} into a path (left: {text!r})"
     return text
 

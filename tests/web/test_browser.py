@@ -92,3 +92,23 @@ def test_a_dropped_socket_shows_the_page_is_stale_and_catches_up_after_reconnect
         expect(page.locator(f"#trade-{missed.pk}")).to_be_visible(timeout=WAIT_MS)  # every card reloaded
 
     browser.do(caught_up, page)
+
+
+def test_a_click_a_permission_refuses_says_why_in_place(browser, daphne, page, make_strategy):
+    """htmx swaps no 403 by itself; static/js/live.js swaps in the refusal's fragment (tradebot.security.refuse_page)
+    so a user without the permission (the ``trader`` of these tests has none) sees why nothing happened."""
+    from playwright.sync_api import expect
+
+    strategy = make_strategy(name="Waiting", is_active=False)
+
+    def click_activate(page):
+        page.goto(f"{daphne.url}/strategies/")
+        card = page.locator(f"#strategy-{strategy.pk}")
+        card.get_by_role("button", name="Activate").click()
+        expect(page.locator(f"#strategy-{strategy.pk} [role=alert]")).to_contain_text(
+            "You need the 'Can change strategy' permission", timeout=WAIT_MS)
+        assert page.url == f"{daphne.url}/strategies/"  # in place: no navigation to the 403 page
+
+    browser.do(click_activate, page)
+    strategy.refresh_from_db()
+    assert not strategy.is_active

@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.response import Response
 
+from tradebot.security import ModelPermissions
 from trades.backtest.models import BacktestRun
 from trades.backtest.runner import launch
 from trades.backtest.serializers import BacktestDetailSerializer, BacktestLaunchSerializer, BacktestSummarySerializer
@@ -11,6 +12,7 @@ from trades.backtest.serializers import BacktestDetailSerializer, BacktestLaunch
 
 class BacktestList(generics.ListCreateAPIView):
     filter_backends = []
+    permission_classes = [ModelPermissions]  # launching needs add_backtestrun; listing, a login
 
     def get_queryset(self):
         return BacktestRun.objects.defer(*BacktestRun.HEAVY_FIELDS, "parameters", "data", "metrics")

@@ -36,6 +36,10 @@ class DataError(ValueError):
     """The candles cannot be used as asked; the message says why and what is available."""
 
 
+class RangeError(DataError):
+    """The candles hold nothing in the range asked for."""
+
+
 @dataclass(frozen=True)
 class Gap:
     after: datetime  # the last candle before the hole
@@ -90,6 +94,44 @@ def load_candles(symbol: str, start: datetime, end: datetime, *, source: str = B
                  for after, before in find_gaps(frame.iloc[trade_from:], "1"))
     return CandleData(symbol=symbol, frame=frame, source=source, label=label, start=start, end=end,
                       trade_from=trade_from, gaps=gaps, checksum=checksum(frame))
+
+
+@dataclass(frozen=True)
+class Span:
+    """The range a run covers: what was asked for, cut to what the candles hold; ``note`` says when it was cut."""
+
+    start: datetime
+    end: datetime
+    note: str = ""
+
+
+def coverage(symbol: str, source: str) -> tuple[datetime, datetime]:
+    """The first candle's open and the end (exclusive) of the last one."""
+    frame, _ = read_source(symbol, source)
+    if not len(frame):
+        raise DataError(f"{source} holds no {symbol} candles")
+    return frame.index[0].to_pydatetime(), frame.index[-1].to_pydatetime() + timedelta(minutes=1)
+
+
+def fit_range(symbol: str, source: str, start: datetime | None, end: datetime | None, warmup: timedelta) -> Span:
+    """``[start, end)`` cut to the candles there are; by default all of them after ``warmup`` (the history the
+    live cycle would have had). A run over years the data does not have would report figures (CAGR) for a
+    range it never saw, so the stored range is the one that runs, and the note says what was cut and why.
+    A range the candles do not reach at all raises DataError, saying what they cover."""
+    first, stop = coverage(symbol, source)
+    covers = f"{first:%Y-%m-%d %H:%M} to {stop:%Y-%m-%d %H:%M} UTC"
+    if (start is not None and start >= stop) or (end is not None and end <= first):
+        asked = f"{start or first:%Y-%m-%d %H:%M} to {end or stop:%Y-%m-%d %H:%M} UTC"
+        raise RangeError(f"no {symbol} candles from {asked} in {source}: the data covers {covers}")
+    begin = start if start is not None and start >= first else first + warmup
+    finish = stop if end is None else min(end, stop)
+    if finish <= begin:
+        raise RangeError(f"the range is empty: {begin:%Y-%m-%d %H:%M} is not before {finish:%Y-%m-%d %H:%M} "
+                        f"(the data covers {covers}, the first {warmup} of it as warm-up)")
+    cut = (start is not None and start < first) or (end is not None and end > stop)
+    note = (f"The {symbol} candles cover only {covers}: the run covers {begin:%Y-%m-%d %H:%M} to "
+            f"{finish:%Y-%m-%d %H:%M} UTC.") if cut else ""
+    return Span(begin, finish, note)
 
 
 def read_source(symbol: str, source: str) -> tuple[pd.DataFrame, str]:

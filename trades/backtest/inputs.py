@@ -40,6 +40,14 @@ def _checked_strategy(name: str, **fields):
     return strategy
 
 
+def read_config(path: str | Path):
+    """A strategy config file's JSON (the Strategy API's fields)."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise ValidationError(f"Cannot read the strategy config {path}: {error}") from None
+
+
 @dataclass(frozen=True)
 class StrategySpec:
     """A strategy's trading settings, detached from the database (a saved Strategy, a JSON file, a grid cell)."""
@@ -77,11 +85,7 @@ class StrategySpec:
 
     @classmethod
     def from_file(cls, path: str | Path) -> StrategySpec:
-        try:
-            config = json.loads(Path(path).read_text())
-        except (OSError, ValueError) as error:
-            raise ValidationError(f"Cannot read the strategy config {path}: {error}") from None
-        return cls.from_config(config, name=Path(path).stem)
+        return cls.from_config(read_config(path), name=Path(path).stem)
 
     @classmethod
     def from_parameters(cls, parameters: dict) -> StrategySpec:

@@ -123,7 +123,8 @@ def sharpe_sortino(equity: np.ndarray, interval_minutes: int) -> tuple[float | N
 
 
 def downsample(equity: np.ndarray, times: np.ndarray, points: int = CURVE_POINTS) -> list:
-    """At most about ``points`` [time ms, equity, drawdown %] rows; each bucket keeps its deepest point."""
+    """At most about ``points`` [time ms, equity, drawdown %] rows; each bucket keeps its deepest point, and the
+    first and last minutes are always kept."""
     if len(equity) == 0:
         return []
     peaks = np.maximum.accumulate(equity)
@@ -134,8 +135,8 @@ def downsample(equity: np.ndarray, times: np.ndarray, points: int = CURVE_POINTS
     chosen = np.minimum.reduceat(np.where(np.isfinite(drawdown), drawdown, 0.0), starts)
     picks = [int(start + np.flatnonzero(drawdown[start:start + step] == low)[0])
              for start, low in zip(starts, chosen, strict=True)]
-    if picks[-1] != len(equity) - 1:
-        picks.append(len(equity) - 1)
+    # The first and last minutes too: a curve starts where the run did (0% on the compare chart), ends where it did.
+    picks = sorted({0, *picks, len(equity) - 1})
     return [[int(times[i] // 1_000_000), round(float(equity[i]), 2), round(float(drawdown[i]), 4)] for i in picks]
 
 
@@ -156,28 +157,32 @@ def chart_candles(data: CandleData, timeframe: str) -> dict:
 
 
 def summary_rows(metrics: dict) -> list[tuple[str, str]]:
-    """The results table, as (label, value) rows."""
-    def money(key):
-        return f"{Decimal(metrics[key]):,.2f} USDT"
+    """The results table, as (label, value) rows: money to cents in USDT, percentages to 2 decimals."""
+    def money(value) -> str:
+        return "-" if value is None else f"{Decimal(str(value)):,.2f} USDT"
+
+    def pct(value) -> str:
+        return "-" if value is None else f"{Decimal(str(value)):,.2f}%"
 
     duration = metrics["max_drawdown_duration_s"]
     outcomes = metrics["signal_outcomes"]
     skipped = ", ".join(f"{count} {name}" for name, count in outcomes.items() if count and name != "entered")
+    expectancy = metrics["expectancy"]
     return [
-        ("initial balance", money("initial_balance")),
-        ("final equity", money("final_equity")),
-        ("total return", f"{metrics['total_return_pct']}%"),
-        ("CAGR", f"{metrics['cagr_pct']:,.2f}%"),
+        ("initial balance", money(metrics["initial_balance"])),
+        ("final equity", money(metrics["final_equity"])),
+        ("total return", pct(metrics["total_return_pct"])),
+        ("CAGR", pct(metrics["cagr_pct"])),
         ("trades", f"{metrics['trades']} ({metrics['wins']} won, {metrics['losses']} lost)"
                    + (" + 1 open" if metrics["open_position"] else "")),
-        ("win rate", f"{metrics['win_rate_pct']}%" if metrics["win_rate_pct"] is not None else "-"),
-        ("profit factor", metrics["profit_factor"] or "-"),
-        ("expectancy", f"{metrics['expectancy']} USDT per trade" if metrics["expectancy"] is not None else "-"),
-        ("max drawdown", f"{metrics['max_drawdown']:,.2f} USDT ({metrics['max_drawdown_pct']:.2f}%), "
+        ("win rate", pct(metrics["win_rate_pct"])),
+        ("profit factor", _num(None if metrics["profit_factor"] is None else float(metrics["profit_factor"]))),
+        ("expectancy", "-" if expectancy is None else f"{money(expectancy)} per trade"),
+        ("max drawdown", f"{money(metrics['max_drawdown'])} ({pct(metrics['max_drawdown_pct'])}), "
                          f"{_duration(duration)}"),
         ("Sharpe / Sortino", f"{_num(metrics['sharpe'])} / {_num(metrics['sortino'])} (annualised)"),
-        ("exposure", f"{metrics['exposure_pct']:.2f}% of the time"),
-        ("fees paid", money("fees_paid")),
+        ("exposure", f"{pct(metrics['exposure_pct'])} of the time"),
+        ("fees paid", money(metrics["fees_paid"])),
         ("signals", f"{metrics['signals']} ({outcomes.get('entered', 0)} entered"
                     + (f"; skipped: {skipped}" if skipped else "") + ")"),
     ]

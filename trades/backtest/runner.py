@@ -57,20 +57,22 @@ class RunSettings:
     fee_rate: Decimal = Decimal("0.00055")
     slippage_bps: Decimal = Decimal("2")
     use_ai: bool = False
+    note: str = ""  # the requested range was cut to the candles there are (data.fit_range)
 
     def as_parameters(self) -> dict:
         return {"symbol": self.symbol, "start": self.start.isoformat(), "end": self.end.isoformat(),
                 "source": self.source, "initial_balance": str(self.initial_balance), "fee_rate": str(self.fee_rate),
                 "slippage_bps": str(self.slippage_bps), "use_ai": self.use_ai,
                 "max_order_notional": str(settings.MAX_ORDER_NOTIONAL), "bot_timezone": settings.BOT_TIMEZONE,
-                "warmup_candles": settings.CYCLE_KLINE_LIMIT}
+                "warmup_candles": settings.CYCLE_KLINE_LIMIT, "note": self.note}
 
     @classmethod
     def from_parameters(cls, parameters: dict) -> RunSettings:
         return cls(symbol=parameters["symbol"], start=parse_datetime(parameters["start"]),
                    end=parse_datetime(parameters["end"]), source=parameters.get("source", BUNDLED),
                    initial_balance=Decimal(parameters["initial_balance"]), fee_rate=Decimal(parameters["fee_rate"]),
-                   slippage_bps=Decimal(parameters["slippage_bps"]), use_ai=bool(parameters.get("use_ai")))
+                   slippage_bps=Decimal(parameters["slippage_bps"]), use_ai=bool(parameters.get("use_ai")),
+                   note=parameters.get("note", ""))
 
 
 @dataclass(frozen=True)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from rest_framework import serializers
 
 from strategies.models import SYMBOL_PATTERN, TIMEFRAME_CHOICES, Strategy
-from trades.backtest.data import BUNDLED, CACHE, DataError, read_source
+from trades.backtest.data import BUNDLED, CACHE, DataError, RangeError, fit_range
 from trades.backtest.inputs import StrategySpec
 from trades.backtest.models import BacktestRun
 from trades.backtest.runner import RunSettings, warmup_for
@@ -63,25 +63,28 @@ class BacktestLaunchSerializer(serializers.Serializer):
         spec = StrategySpec.from_strategy(strategy)
         if attrs.get("timeframe"):
             spec = replace(spec, timeframe=attrs["timeframe"])
+        start = _day(attrs["start"]) if attrs.get("start") else None
+        end = _day_after(attrs["end"]) if attrs.get("end") else None
+        if start is not None and end is not None and end <= start:
+            raise serializers.ValidationError({"end": "The last day must not be before the first."})
         try:
-            frame, _ = read_source(symbol, attrs["data_source"])
+            span = fit_range(symbol, attrs["data_source"], start, end, warmup_for(spec))
+        except RangeError as error:
+            raise serializers.ValidationError({"start": str(error)}) from None
         except DataError as error:
             raise serializers.ValidationError({"symbol": str(error)}) from None
-        first, last = frame.index[0].to_pydatetime(), frame.index[-1].to_pydatetime()
-        start = _day(attrs["start"]) if attrs.get("start") else first + warmup_for(spec)
-        end = _day(attrs["end"]) + timedelta(days=1) if attrs.get("end") else last + timedelta(minutes=1)
-        if end <= start:
-            raise serializers.ValidationError({"end": "The last day must not be before the first."})
-        if start > last or end <= first:
-            raise serializers.ValidationError({"start": f"No {symbol} candles in that range: the data covers "
-                                                        f"{first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC."})
         attrs["spec"] = spec
-        attrs["settings"] = RunSettings(symbol=symbol, start=start, end=end, source=attrs["data_source"],
+        attrs["settings"] = RunSettings(symbol=symbol, start=span.start, end=span.end, source=attrs["data_source"],
                                         initial_balance=attrs["initial_balance"],
                                         fee_rate=attrs["fee_percent"] / 100, slippage_bps=attrs["slippage_bps"],
-                                        use_ai=attrs["ai"])
+                                        use_ai=attrs["ai"], note=span.note)
         return attrs
 
 
 def _day(value) -> datetime:
     return datetime.combine(value, time.min, tzinfo=UTC)
+
+
+def _day_after(value) -> datetime:
+    """The end of ``value`` (a date): the next midnight, or the latest datetime there is after 9999-12-31."""
+    return _day(value + timedelta(days=1)) if value < date.max else datetime.max.replace(tzinfo=UTC)

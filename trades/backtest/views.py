@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from exchange.intervals import INTERVAL_LABELS
+from exchange.replay import bundled_files
 from strategies.models import Strategy
+from tradebot.security import permission_refusal, refuse_page
+from trades.backtest.data import BUNDLED, coverage
 from trades.backtest.models import BacktestRun
 from trades.backtest.report import summary_rows
 from trades.backtest.runner import launch
@@ -23,17 +27,24 @@ COMPARE_MAX = 6
 def backtest_list(request):
     errors, values = {}, {}
     if request.method == "POST":
+        refusal = permission_refusal(request.user, "trades.add_backtestrun")
+        if refusal:
+            return refuse_page(request, refusal)
         values = request.POST.dict()
         form = BacktestLaunchSerializer(data={key: value for key, value in values.items() if value != ""})
         if form.is_valid():
-            run = launch(form.validated_data["spec"], form.validated_data["settings"])
+            run_settings = form.validated_data["settings"]
+            run = launch(form.validated_data["spec"], run_settings)
             messages.success(request, f"Backtest #{run.pk} queued: {run.name} on {run.symbol}.")
+            if run_settings.note:  # the range was cut to the candles there are: never silently
+                messages.warning(request, run_settings.note)
             return redirect(run)
         errors = form.errors
     runs = BacktestRun.objects.defer(*BacktestRun.HEAVY_FIELDS, "parameters", "data", "metrics")[:RUNS_LISTED]
     context = {"runs": runs, "strategies": Strategy.objects.order_by("name"), "errors": errors, "values": values,
                "timeframes": INTERVAL_LABELS.items(), "defaults": {"initial_balance": "10000", "fee_percent": "0.055",
-                                                                   "slippage_bps": "2"}}
+                                                                   "slippage_bps": "2"},
+               "bundled": _bundled_coverage()}
     return render(request, "backtests/list.html", context, status=400 if errors else 200)
 
 
@@ -42,11 +53,15 @@ def backtest_detail(request, pk: int):
     run = get_object_or_404(BacktestRun, pk=pk)
     rows = summary_rows(run.metrics) if run.status == BacktestRun.Status.DONE else []
     trades = [dict(trade, pnl_value=Decimal(trade["pnl"]), entry_at=_minute(trade["entry_time"]),
-                   exit_at=_minute(trade["exit_time"])) for trade in run.trades]
+                   exit_at=_minute(trade["exit_time"]),
+                   fees=Decimal(trade["entry_fee"]) + Decimal(trade["exit_fee"] or "0")) for trade in run.trades]
     costs = run.parameters.get("run", {})
     fee = (Decimal(costs.get("fee_rate", "0")) * 100).normalize()
+    # A pending run has no data description yet: what it will read comes from its parameters.
+    source = run.data.get("label") or run.data.get("source") or costs.get("source", "")
     return render(request, "backtests/detail.html", {"run": run, "rows": rows, "trades": trades, "fee_percent": fee,
-                                                     "slippage_bps": costs.get("slippage_bps", "")})
+                                                     "slippage_bps": costs.get("slippage_bps", ""), "source": source,
+                                                     "note": costs.get("note", "")})
 
 
 @require_GET
@@ -69,6 +84,16 @@ def backtest_compare(request):
                      ("risk / SL / TP %", [_risk(run) for run in runs])]
     return render(request, "backtests/compare.html", {"runs": runs, "table": table, "curves": curves,
                                                       "settings_rows": settings_rows})
+
+
+def _bundled_coverage() -> str:
+    """What the bundled candles cover, said beside the form (a range outside it is cut to it, with a message)."""
+    spans = {}
+    for symbol in bundled_files(settings.CANDLE_DATA_DIR):
+        first, stop = coverage(symbol, BUNDLED)
+        spans.setdefault((first, stop), []).append(symbol)
+    return "; ".join(f"{', '.join(symbols)} from {first:%Y-%m-%d %H:%M} to {stop:%Y-%m-%d %H:%M} UTC"
+                     for (first, stop), symbols in spans.items())
 
 
 def _minute(iso: str | None) -> str:

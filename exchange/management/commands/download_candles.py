@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.management import BaseCommand, CommandError
-from tqdm import tqdm
 
 from exchange.bybit import ENDPOINTS
 from exchange.bybit_http import BybitHttp
 from exchange.downloader import download_candles
 from exchange.errors import ExchangeError, InvalidOrderError
 from exchange.instruments import check_symbol
+from tradebot.progress import progress_bar
 
 
 def _day(value: str, *, end: bool = False) -> datetime:
@@ -44,7 +44,7 @@ class Command(BaseCommand):
             raise CommandError("--to must not be before --from")
         root = dir or settings.DATA_DIR / "candles"
         http = BybitHttp(base_url=settings.BYBIT_BASE_URL or ENDPOINTS["live"], timeout=settings.BYBIT_TIMEOUT)
-        with tqdm(total=None, desc=f"{symbol} pages", unit="page", file=self.stderr, leave=False) as bar:
+        with progress_bar(self, total=None, desc=f"{symbol} pages", unit="page", leave=False) as bar:
             def on_page(done: int, total: int) -> None:
                 bar.total = total
                 bar.update(done - bar.n)

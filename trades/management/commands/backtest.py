@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.core.management import BaseCommand, CommandError
-from tqdm import tqdm
 
 from exchange.errors import InvalidOrderError
 from exchange.instruments import check_symbol
 from exchange.intervals import INTERVAL_MINUTES
 from strategies.models import Strategy
+from tradebot.progress import progress_bar
 from trades.backtest import grid
-from trades.backtest.data import BUNDLED, DataError, load_candles, read_source
-from trades.backtest.inputs import StrategySpec
+from trades.backtest.data import BUNDLED, DataError, fit_range, load_candles
+from trades.backtest.inputs import StrategySpec, read_config
 from trades.backtest.report import summary_rows
 from trades.backtest.runner import RunSettings, complete, prepare, store, warmup_for
 
@@ -34,7 +35,9 @@ def parse_moment(value: str, *, end: bool = False) -> datetime:
     try:
         if len(value) == 10:
             moment = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
-            return moment + timedelta(days=1) if end else moment
+            if end:  # the end of that day, or of time itself: the range is cut to the data anyway
+                return moment + timedelta(days=1) if moment.date() < date.max else datetime.max.replace(tzinfo=UTC)
+            return moment
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise CommandError(f"{value!r} is not a date (2026-03-24) or a date-time (2026-03-24T12:00)") from None
@@ -96,13 +99,19 @@ class Command(BaseCommand):
                 strategy = Strategy.objects.filter(pk=options["strategy"]).first()
                 if strategy is None:
                     raise CommandError(f"No strategy with id {options['strategy']}.")
-                spec = StrategySpec.from_strategy(strategy)
-                self.default_symbol = strategy.symbols[0] if strategy.symbols else "BTCUSDT"
+                spec, symbols = StrategySpec.from_strategy(strategy), strategy.symbols
             else:
-                spec = StrategySpec.from_file(options["config"])
-                self.default_symbol = "BTCUSDT"
+                config = read_config(options["config"])
+                spec = StrategySpec.from_config(config, name=Path(options["config"]).stem)
+                symbols = config.get("symbols") or []
+                if not (isinstance(symbols, list) and all(isinstance(symbol, str) for symbol in symbols)):
+                    raise CommandError(f'symbols in {options["config"]} must be a list such as ["ETHUSDT"]')
         except ValidationError as error:
             raise CommandError(_message(error)) from None
+        self.default_symbol = symbols[0] if symbols else "BTCUSDT"
+        if len(symbols) > 1 and not options["symbol"]:
+            self.stderr.write(f"The strategy trades {', '.join(symbols)}; this backtest runs on the first, "
+                              f"{symbols[0]} (--symbol picks another).", style_func=self.style.WARNING)
         if options["timeframe"]:
             spec = replace(spec, timeframe=options["timeframe"])
         return spec
@@ -115,15 +124,15 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from None
         start = parse_moment(options["start"]) if options["start"] else None
         end = parse_moment(options["end"], end=True) if options["end"] else None
-        if start is None or end is None:
-            try:
-                frame, _ = read_source(symbol, options["data"])
-            except DataError as error:
-                raise CommandError(str(error)) from None
-            # Default range: all of it, after the warm-up the live cycle would have had.
-            start = start or (frame.index[0].to_pydatetime() + warmup_for(spec))
-            end = end or (frame.index[-1].to_pydatetime() + timedelta(minutes=1))
-        return RunSettings(symbol=symbol, start=start, end=end, source=options["data"],
+        if start is not None and end is not None and end <= start:
+            raise CommandError("--to must not be before --from")
+        try:  # default range: all of it, after the warm-up the live cycle would have had
+            span = fit_range(symbol, options["data"], start, end, warmup_for(spec))
+        except DataError as error:
+            raise CommandError(str(error)) from None
+        if span.note:
+            self.stderr.write(span.note, style_func=self.style.WARNING)
+        return RunSettings(symbol=symbol, start=span.start, end=span.end, source=options["data"], note=span.note,
                            initial_balance=parse_decimal(options["balance"], "--balance", minimum=Decimal("1")),
                            fee_rate=parse_decimal(options["fee"], "--fee") / 100,
                            slippage_bps=parse_decimal(options["slippage_bps"], "--slippage-bps"), use_ai=options["ai"])
@@ -133,8 +142,8 @@ class Command(BaseCommand):
         if spec.use_ai_confirmation and not run.use_ai:
             self.stderr.write("AI confirmation is off in backtests: every signal is taken without it "
                               "(--ai replays the answers stored in the decision cache).")
-        with tqdm(total=100, desc="backtest", unit="%", file=self.stderr, leave=False,
-                  bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}") as bar:
+        with progress_bar(self, total=100, desc="backtest", unit="%", leave=False,
+                          bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}") as bar:
             def progress(fraction: float, phase: str) -> None:
                 bar.set_postfix_str(phase, refresh=False)
                 bar.update(max(0, round(fraction * 100) - bar.n))
@@ -189,7 +198,7 @@ class Command(BaseCommand):
         cells = grid.combinations(spec, axes)
         data = load_candles(run.symbol, run.start, run.end, source=run.source, warmup=max(
             (warmup_for(cell.spec) for cell in cells if cell.spec), default=warmup_for(spec)))
-        with tqdm(total=len(cells), desc="grid", unit="run", file=self.stderr, leave=False) as bar:
+        with progress_bar(self, total=len(cells), desc="grid", unit="run", leave=False) as bar:
             results = grid.run_grid(cells, replace(run, use_ai=False), data, workers=options["workers"],
                                     on_done=lambda done, total: bar.update(1))
         ordered = grid.ranked(results, options["rank"])
@@ -207,7 +216,7 @@ class Command(BaseCommand):
                              "", ""))
                 continue
             rows.append((str(rank), *(result.values[k] for k in axes), f"{Decimal(m['total_return_pct']):.2f}",
-                         str(m["trades"]), m["win_rate_pct"] or "-", m["profit_factor"] or "-",
+                         str(m["trades"]), _two(m["win_rate_pct"]), _two(m["profit_factor"]),
                          f"{m['max_drawdown_pct']:.2f}", "-" if m["sharpe"] is None else f"{m['sharpe']:.2f}"))
         self._columns(rows)
 
@@ -222,6 +231,10 @@ class Command(BaseCommand):
         for row in rows:
             self.stdout.write("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True))
                               .rstrip())
+
+
+def _two(value) -> str:
+    return "-" if value is None else f"{Decimal(value):.2f}"
 
 
 def _message(error: Exception) -> str:
