@@ -115,18 +115,22 @@ def daphne(database_url_of_test_db, app_on_fake_bybit, tmp_path):
     server.stop()
 
 
+def sign_in(page, base_url: str, username: str):
+    """Sign ``page`` in through the login form (password ``PASSWORD``) and wait for the dashboard."""
+    page.goto(f"{base_url}/accounts/login/?next=/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base_url}/")
+    return page
+
+
 @pytest.fixture
 def page(browser, daphne, trader):
     """A page logged in on daphne as the trader; closed before daphne stops."""
 
     def log_in():
-        page = browser.chromium.new_page(viewport={"width": 1366, "height": 900})
-        page.goto(f"{daphne.url}/accounts/login/?next=/")
-        page.fill("#id_username", "trader")
-        page.fill("#id_password", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{daphne.url}/")
-        return page
+        return sign_in(browser.chromium.new_page(viewport={"width": 1366, "height": 900}), daphne.url, "trader")
 
     page = browser.do(log_in)
     yield page

@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from tests.browser import PASSWORD
+from tests.browser import PASSWORD, sign_in
 
 LAPTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
@@ -46,13 +46,7 @@ def signed_in(browser, daphne, operator):
             if context is None:
                 context = browser.chromium.new_context(viewport=viewport)
                 contexts.append(context)
-                page = context.new_page()
-                page.goto(f"{daphne.url}/accounts/login/?next=/")
-                page.fill("#id_username", "operator")
-                page.fill("#id_password", PASSWORD)
-                page.click("button[type=submit]")
-                page.wait_for_url(f"{daphne.url}/")
-                return page
+                return sign_in(context.new_page(), daphne.url, "operator")
             return context.new_page()
 
         return browser.do(step)

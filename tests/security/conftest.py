@@ -1,4 +1,5 @@
-"""The API fuzzing summary: collected by ``fuzz_stats`` during the run, printed at its end."""
+"""Shared by the security tests: the paper exchange fixture, and the API fuzzing summary (collected by
+``fuzz_stats`` during the run, printed at its end)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,17 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from exchange.factory import reset_exchange
 from tests.helpers import SessionReport
+
+
+@pytest.fixture
+def paper(settings):
+    """The app's exchange is the paper exchange on the bundled replay (reset before and after)."""
+    settings.EXCHANGE_MODE, settings.MARKET_DATA = "paper", "replay"
+    reset_exchange()
+    yield
+    reset_exchange()
 
 
 @dataclass

@@ -10,7 +10,6 @@ from django.contrib.auth.models import Group
 from django.test import Client
 from rest_framework.test import APIClient
 
-from exchange.factory import reset_exchange
 from tradebot.models import OperatorSettings
 from trades.models import Trade, TradeStatus
 
@@ -33,14 +32,6 @@ ORDER_WRITES = [
 def testnet(app_on_fake_bybit):
     """The app's exchange is Bybit testnet (the fake server): real money rules apply."""
     return app_on_fake_bybit
-
-
-@pytest.fixture
-def paper(settings):
-    settings.EXCHANGE_MODE, settings.MARKET_DATA = "paper", "replay"
-    reset_exchange()
-    yield
-    reset_exchange()
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from django.contrib.auth.models import Group
 from django.test import Client
 from rest_framework.test import APIClient
 
-from exchange.factory import reset_exchange
 from strategies.models import Strategy
 
 pytestmark = pytest.mark.django_db
@@ -27,14 +26,6 @@ RECKLESS = {"name": "50x all-in", "type": "scalping", "symbols": ["BTCUSDT"], "t
 PAGE_FORM = {**RECKLESS, "symbols": "BTCUSDT", "confirm_timeframe": "", "min_ai_confidence": "70",
              "max_daily_loss_percentage": ""}
 NEEDS_TRADER = "You need the 'Can place, close and cancel orders' permission (group 'trader')."
-
-
-@pytest.fixture
-def paper(settings):
-    settings.EXCHANGE_MODE, settings.MARKET_DATA = "paper", "replay"
-    reset_exchange()
-    yield
-    reset_exchange()
 
 
 def api_as(person) -> APIClient:

@@ -15,7 +15,6 @@ from django.test import Client
 from django.urls import path
 from django.views.decorators.http import require_POST
 
-from exchange.factory import reset_exchange
 from exchange.models import PaperOrder
 from tests.hardening.processes import PrivateRedis
 from tradebot.urls import urlpatterns as project_urlpatterns
@@ -51,14 +50,6 @@ def use_redis(settings, url: str, *, cache_too: bool = True) -> None:
         settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": url}}
     settings.CHANNEL_LAYERS = {"default": {**settings.CHANNEL_LAYERS["default"],
                                            "CONFIG": {"hosts": [{"address": url}], "prefix": "redis-down-test"}}}
-
-
-@pytest.fixture
-def paper(settings):
-    settings.EXCHANGE_MODE, settings.MARKET_DATA = "paper", "replay"
-    reset_exchange()
-    yield
-    reset_exchange()
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from django.test import Client, RequestFactory
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from exchange.factory import reset_exchange
 from exchange.models import MarketSubscription
 from strategies.models import Strategy
 from tests.security.urlwalk import ALL_METHODS, UNSAFE_METHODS, routes
@@ -207,14 +206,6 @@ def read_problem(response) -> str | None:
     if response.status_code == 302 and urlsplit(response["Location"]).path in LOGIN_PAGES:
         return "sent to the login page"
     return None
-
-
-@pytest.fixture
-def paper(settings):
-    settings.EXCHANGE_MODE, settings.MARKET_DATA = "paper", "replay"
-    reset_exchange()
-    yield
-    reset_exchange()
 
 
 def test_a_user_without_permissions_reads_everything_and_changes_nothing(paper, make_member, make_strategy, client):
