@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from ai.models import AICall
-from tradebot.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin
 
 
 @admin.register(AICall)

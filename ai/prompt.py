@@ -17,7 +17,7 @@ from string import Template
 
 import pandas as pd
 
-from exchange.intervals import INTERVAL_LABELS
+from market.intervals import INTERVAL_LABELS
 
 PROMPT_VERSION = "v1"
 PROMPTS_DIR = Path(__file__).resolve().parent / "prompts"

@@ -160,7 +160,7 @@ def main() -> int:
     for row in rows:
         cells = zip(row, widths, strict=True)
         print("  ".join(cell.rjust(width) if i else cell.ljust(width) for i, (cell, width) in enumerate(cells)))
-    print(f"\nDecimal ledger of the stored report (exchange.fills per fill, not in the ratio): {ledger_s:.3f} s; "
+    print(f"\nDecimal ledger of the stored report (market.fills per fill, not in the ratio): {ledger_s:.3f} s; "
           f"final equity {ledger.final_equity:,.2f} USDT, "
           f"{abs(float(ledger.final_equity) - ours.final_equity):.6f} from the float engine")
     if not args.skip_reference:

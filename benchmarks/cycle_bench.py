@@ -30,7 +30,7 @@ django.setup()
 from django.db import connection  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 
-from exchange.intervals import INTERVAL_MINUTES  # noqa: E402
+from market.intervals import INTERVAL_MINUTES  # noqa: E402
 from tests.fakes.bybit_server import FakeBybit  # noqa: E402
 
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]

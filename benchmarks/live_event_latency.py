@@ -5,7 +5,7 @@
 Needs PostgreSQL and Redis (DATABASE_URL, REDIS_URL, as ``make bench`` sets them): it creates a throw-away
 test database, migrates it, starts daphne on it in a subprocess (paper exchange, the Redis channel layer),
 and drops the database at the end. Each event is a Trade row committed in this process, published after
-commit as the cycle does (``tradebot.events.publish``), and waited for before the next one. Measured, as
+commit as the cycle does (``core.events.publish``), and waited for before the next one. Measured, as
 median, p95 and max over ``--events`` events, each path against the same clock:
 
 * reference: a bare channel-layer round trip (group_send -> receive through Redis, in this process);
@@ -130,7 +130,7 @@ class Socket:
 
 def committed_trade(number: int, stamps: dict):
     """A closed trade committed now; its event is published after commit, right after the commit is stamped."""
-    from tradebot.events import Event, publish
+    from core.events import Event, publish
     from trades.models import Trade
     from trades.serializers import TradeSerializer
 
@@ -166,7 +166,7 @@ def channel_layer_round_trips(events: int) -> list[float]:
 
 
 def json_socket(events: int, base: str, ws_base: str, cookie: str) -> list[float]:
-    from tradebot.events import Event, send_now
+    from core.events import Event, send_now
 
     client = Socket(f"{ws_base}/ws/", cookie, base)
     time.sleep(0.2)  # joined the group

@@ -19,22 +19,10 @@ from decimal import Decimal
 from django.utils import timezone
 
 from exchange import bybit_parse as parse
-from exchange.base import (
-    Balance,
-    Candle,
-    ClosedPnl,
-    Exchange,
-    InstrumentRules,
-    Order,
-    OrderRequest,
-    OrderStatus,
-    OrderType,
-    Position,
-    Subscription,
-    Ticker,
-)
+from exchange.base import Exchange, Subscription
 from exchange.bybit_http import DEFAULT_RETRY, BybitHttp, RetryPolicy
-from exchange.errors import (
+from exchange.market_data import CATEGORY, BybitPublicMarketData
+from market.errors import (
     InvalidOrderError,
     OrderNotFoundError,
     OrderRejectedError,
@@ -42,8 +30,19 @@ from exchange.errors import (
     RateLimitedError,
     TemporaryError,
 )
-from exchange.instruments import check_symbol, conform
-from exchange.market_data import CATEGORY, BybitPublicMarketData
+from market.instruments import check_symbol, conform
+from market.types import (
+    Balance,
+    Candle,
+    ClosedPnl,
+    InstrumentRules,
+    Order,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Position,
+    Ticker,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ here: pybit makes exactly one attempt per call and this module decides:
 - ``call(..., idempotent=False)`` (order create): one attempt, whatever happens. The caller settles a
   lost answer by looking the orderLinkId up.
 
-Every failure leaves as one of the typed errors in ``exchange.errors``, with the exchange's own message.
+Every failure leaves as one of the typed errors in ``market.errors``, with the exchange's own message.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import requests
 from pybit.exceptions import FailedRequestError, InvalidRequestError
 from pybit.unified_trading import HTTP
 
-from exchange.errors import (
+from market.errors import (
     AuthenticationError,
     ExchangeError,
     OrderNotFoundError,

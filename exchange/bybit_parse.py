@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
-from exchange.base import (
+from market.errors import ExchangeError
+from market.types import (
     Balance,
     Candle,
     ClosedPnl,
@@ -17,7 +18,6 @@ from exchange.base import (
     Side,
     Ticker,
 )
-from exchange.errors import ExchangeError
 
 
 def dec(value, default: Decimal | None = Decimal("0")) -> Decimal | None:

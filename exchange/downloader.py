@@ -21,7 +21,7 @@ from pathlib import Path
 
 from exchange import bybit_parse as parse
 from exchange.bybit_http import BybitHttp
-from exchange.instruments import check_symbol
+from market.instruments import check_symbol
 
 logger = logging.getLogger(__name__)
 

@@ -12,12 +12,12 @@ from typing import Protocol, runtime_checkable
 from django.utils import timezone
 
 from exchange import bybit_parse as parse
-from exchange.base import Candle, InstrumentRules, Ticker
 from exchange.bybit_http import BybitHttp
-from exchange.errors import InvalidOrderError
-from exchange.instruments import RulesCache, check_symbol
-from exchange.intervals import INTERVAL_MINUTES
 from exchange.replay import ReplayMarketData
+from market.errors import InvalidOrderError
+from market.instruments import RulesCache, check_symbol
+from market.intervals import INTERVAL_MINUTES
+from market.types import Candle, InstrumentRules, Ticker
 
 __all__ = ["BybitPublicMarketData", "MarketData", "ReplayMarketData"]
 

@@ -1,6 +1,6 @@
 """The paper exchange: Bybit's behaviour simulated on real (or replayed) prices, with its state in the database.
 
-Fills follow ``exchange.fills`` (the backtester's model too). Every change happens inside one transaction
+Fills follow ``market.fills`` (the backtester's model too). Every change happens inside one transaction
 with the account row locked (``select_for_update``; on SQLite the IMMEDIATE transaction takes the write
 lock up front), so worker processes calling it at once queue instead of double-spending. Before each
 call, pending work is settled: resting limit orders and stop-loss/take-profit are checked against the
@@ -21,12 +21,17 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 
-from exchange import fills
-from exchange.base import (
+from exchange.base import Exchange, Subscription
+from exchange.market_data import MarketData
+from exchange.models import PaperAccount, PaperClosedPnl, PaperFill, PaperOrder, PaperPosition
+from exchange.replay import MINUTE, floor_minute
+from market import fills
+from market.errors import InvalidOrderError, OrderNotFoundError, OrderRejectedError
+from market.instruments import check_symbol, conform
+from market.types import (
     Balance,
     Candle,
     ClosedPnl,
-    Exchange,
     InstrumentRules,
     Order,
     OrderRequest,
@@ -34,14 +39,8 @@ from exchange.base import (
     OrderType,
     Position,
     Side,
-    Subscription,
     Ticker,
 )
-from exchange.errors import InvalidOrderError, OrderNotFoundError, OrderRejectedError
-from exchange.instruments import check_symbol, conform
-from exchange.market_data import MarketData
-from exchange.models import PaperAccount, PaperClosedPnl, PaperFill, PaperOrder, PaperPosition
-from exchange.replay import MINUTE, floor_minute
 
 logger = logging.getLogger(__name__)
 

@@ -25,11 +25,11 @@ import numpy as np
 import pandas as pd
 from django.utils import timezone
 
-from exchange.base import Candle, InstrumentRules, Ticker
-from exchange.candles import COLUMNS, frame_to_candles, resample
-from exchange.errors import InvalidOrderError
-from exchange.instruments import BUNDLED_RULES
-from exchange.intervals import INTERVAL_MINUTES
+from market.candles import COLUMNS, frame_to_candles, resample
+from market.errors import InvalidOrderError
+from market.instruments import BUNDLED_RULES
+from market.intervals import INTERVAL_MINUTES
+from market.types import Candle, InstrumentRules, Ticker
 
 MINUTE = timedelta(minutes=1)
 DEFAULT_WARMUP = timedelta(days=9)

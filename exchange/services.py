@@ -8,8 +8,9 @@ from decimal import Decimal
 
 from django.conf import settings
 
-from exchange.base import Exchange, Order, OrderRequest
-from exchange.errors import ExchangeError, InvalidOrderError
+from exchange.base import Exchange
+from market.errors import ExchangeError, InvalidOrderError
+from market.types import Order, OrderRequest
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,8 @@ from collections.abc import Callable
 from django.utils import timezone
 
 from exchange import bybit_parse as parse
-from exchange.base import Subscription, Ticker
+from exchange.base import Subscription
+from market.types import Ticker
 
 logger = logging.getLogger(__name__)
 

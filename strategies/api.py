@@ -12,11 +12,11 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import Conflict
+from core.security import ModelPermissions, RequiresPermission
 from strategies.models import Strategy, StrategyType
 from strategies.serializers import StrategySerializer
 from strategies.services import change_refusal, set_active
-from tradebot.api import Conflict
-from tradebot.security import ModelPermissions, RequiresPermission
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from decimal import ROUND_FLOOR, Decimal
 
 from django.core.exceptions import ValidationError
 
-from exchange.fills import DEFAULT_MAINTENANCE_MARGIN_RATE, liquidation_distance
+from market.fills import DEFAULT_MAINTENANCE_MARGIN_RATE, liquidation_distance
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ def stop_loss_problem(stop_loss_percentage, leverage) -> str | None:
     """Why a stop-loss this far from entry cannot protect a position at this leverage, or None if it can.
 
     At ``leverage`` an isolated position is liquidated when the price has moved about
-    ``1/leverage - maintenance margin rate`` against it (``exchange.fills.liquidation_distance``); a stop
+    ``1/leverage - maintenance margin rate`` against it (``market.fills.liquidation_distance``); a stop
     at or beyond that point would never fire, and the whole margin would be lost instead.
     """
     if not (isinstance(stop_loss_percentage, Decimal) and isinstance(leverage, Decimal)

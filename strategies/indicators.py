@@ -1,7 +1,7 @@
 """Technical indicators over a candle frame, vectorised over every row at once.
 
 ``compute_indicators(frame, config)`` adds float64 columns to a copy of a candle frame
-(``exchange.candles``: float64 open/high/low/close/volume, oldest first, closed candles only):
+(``market.candles``: float64 open/high/low/close/volume, oldest first, closed candles only):
 
 ========================  ============================================================================
 column                    definition (periods from the strategy's ``indicators`` config)

@@ -7,7 +7,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from exchange.intervals import INTERVAL_LABELS
+from market.intervals import INTERVAL_LABELS
 from strategies.config import stop_loss_problem, validate_indicators
 
 SYMBOL_PATTERN = re.compile(r"^[A-Z0-9]{2,25}USDT$")
@@ -77,7 +77,7 @@ class Strategy(models.Model):
     paused_until = models.DateTimeField(null=True, blank=True,
                                         help_text="Set by the daily-loss limit: no new entries before this time.")
     pause_reason = models.TextField(blank=True, default="")
-    # The cycle trades a strategy on this person's authority (tradebot.security.strategy_trading_refusal): when they
+    # The cycle trades a strategy on this person's authority (core.security.strategy_trading_refusal): when they
     # lose the order permission, or the live trading switch off paper, it stops. Empty for strategies activated
     # before this was recorded (and when the user is deleted): those trade on paper only.
     activated_by = models.ForeignKey(
@@ -131,7 +131,7 @@ class Strategy(models.Model):
         super().clean()
         errors = {}
         if self.confirm_timeframe:
-            from exchange.intervals import INTERVAL_MINUTES
+            from market.intervals import INTERVAL_MINUTES
 
             if INTERVAL_MINUTES[self.confirm_timeframe] <= INTERVAL_MINUTES.get(self.timeframe, 0):
                 errors["confirm_timeframe"] = "The confirmation timeframe must be longer than the strategy's timeframe."

@@ -1,14 +1,14 @@
 """Changes an operator makes to strategies, shared by the API, the pages and the admin.
 
 Who may make them: the change permission (checked by each caller as its surface does), and for anything that
-leaves a strategy active, ``tradebot.security.activation_refusal``: the strategy trades on that person's
+leaves a strategy active, ``core.security.activation_refusal``: the strategy trades on that person's
 authority, and records them as its activator.
 """
 
 import logging
 
+from core.security import activation_refusal
 from strategies.models import Strategy
-from tradebot.security import activation_refusal
 
 logger = logging.getLogger(__name__)
 

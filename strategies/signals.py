@@ -26,7 +26,7 @@ import pandas as pd
 from django.core.exceptions import ValidationError
 from ta.trend import EMAIndicator
 
-from exchange.intervals import interval_delta
+from market.intervals import interval_delta
 from strategies.indicators import INDICATOR_COLUMNS, compute_indicators, full_config, min_candles
 from strategies.rules import RULES, Condition, fmt
 

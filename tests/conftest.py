@@ -31,7 +31,7 @@ def pytest_configure(config):
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits():
     """Login failures and order throttles live in Redis, which outlives a test (and a run): start from none."""
-    from tradebot.security import clear_rate_limits
+    from core.security import clear_rate_limits
 
     clear_rate_limits()
 
@@ -39,7 +39,7 @@ def _fresh_rate_limits():
 @pytest.fixture
 def user(django_user_model):
     """An operator who may trade: live trading switched on (tests/security covers the switch itself)."""
-    from tradebot.models import OperatorSettings
+    from core.models import OperatorSettings
 
     trader = django_user_model.objects.create_superuser("trader", "trader@example.com", "correct-horse-battery")
     OperatorSettings.objects.create(user=trader, live_trading_enabled=True)
@@ -52,9 +52,9 @@ def make_member(django_user_model):
     live trading switch on or off."""
     from django.contrib.auth.models import Group, Permission
 
-    from tradebot.models import OperatorSettings
+    from core.models import OperatorSettings
 
-    shipped = importlib.import_module("tradebot.migrations.0002_permission_groups").GROUPS
+    shipped = importlib.import_module("core.migrations.0002_permission_groups").GROUPS
 
     def group(name: str) -> Group:
         found = Group.objects.filter(name=name).first()
@@ -99,8 +99,8 @@ def anonymous_api_client():
 def make_strategy(db, django_user_model):
     """Strategies as the tests want them. An active one was activated by a superuser with live trading on, so the
     cycle trades it in every mode (tests/trades/test_strategy_authority.py covers activators who may not)."""
+    from core.models import OperatorSettings
     from strategies.models import Strategy
-    from tradebot.models import OperatorSettings
 
     def activator():
         person = django_user_model.objects.filter(username="strategy-activator").first()

@@ -1,22 +1,10 @@
 from django.apps import AppConfig
 
 
-class TradebotConfig(AppConfig):
+class ProjectConfig(AppConfig):
+    """The project wiring (settings, urls, asgi, celery, the supervisor, runbot and runweb): an app only so that
+    its management commands are found. The label ``tradebot`` belongs to ``core``, which holds the tables."""
+
     name = "tradebot"
-    verbose_name = "Bot"
-
-    def ready(self):
-        from django.contrib.auth import get_user_model
-        from django.contrib.auth.signals import user_logged_out
-        from django.db.models.signals import post_delete, post_save
-        from rest_framework.authtoken.models import Token
-
-        from tradebot.events import end_session_sockets
-        from tradebot.security import forget_cached_tokens
-
-        user_logged_out.connect(end_session_sockets, dispatch_uid="tradebot-end-session-sockets")
-
-        # A revoked token or a deactivated user stops working at once in this process (others: the cache's TTL).
-        post_delete.connect(forget_cached_tokens, sender=Token, dispatch_uid="tradebot-forget-tokens-token")
-        post_save.connect(forget_cached_tokens, sender=get_user_model(), dispatch_uid="tradebot-forget-tokens-user")
-        post_delete.connect(forget_cached_tokens, sender=get_user_model(), dispatch_uid="tradebot-forget-tokens-del")
+    label = "project"
+    verbose_name = "Project"

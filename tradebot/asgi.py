@@ -14,9 +14,9 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from core.security import TokenAuthMiddleware  # noqa: E402
+from dashboard.routing import websocket_urlpatterns  # noqa: E402
 from tradebot.http import DjangoHTTP  # noqa: E402
-from tradebot.routing import websocket_urlpatterns  # noqa: E402
-from tradebot.security import TokenAuthMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

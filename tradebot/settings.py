@@ -47,12 +47,14 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "channels",
     "django_htmx",
-    "tradebot",
-    "tradebot.notifications",
+    "core",
+    "core.notifications",
     "exchange",
     "strategies",
     "ai",
     "trades",
+    "dashboard",
+    "tradebot",
 ]
 
 MIDDLEWARE = [
@@ -62,12 +64,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "tradebot.middleware.LoginRequiredForPagesMiddleware",
+    "core.middleware.LoginRequiredForPagesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "tradebot.middleware.SingleValuedQueryMiddleware",
-    "tradebot.middleware.RedisUnavailableMiddleware",  # a view that needs Redis while it is down: 503, not 500
+    "core.middleware.SingleValuedQueryMiddleware",
+    "core.middleware.RedisUnavailableMiddleware",  # a view that needs Redis while it is down: 503, not 500
 ]
 
 ROOT_URLCONF = "tradebot.urls"
@@ -84,7 +86,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "tradebot.context_processors.bot",
+                "dashboard.context_processors.bot",
             ],
         },
     },
@@ -159,7 +161,7 @@ ADMIN_USERNAME = env.str("ADMIN_USERNAME", "admin")
 MAX_CONCURRENT_REQUESTS = env.int("MAX_CONCURRENT_REQUESTS", 4, min_value=1, max_value=256)  # tradebot.http
 WEB_PROCESSES = env.int("WEB_PROCESSES", 2, min_value=1, max_value=32)  # manage.py runweb
 WEB_ACCESS_LOG = env.bool("WEB_ACCESS_LOG", False)
-TOKEN_CACHE_SECONDS = env.int("TOKEN_CACHE_SECONDS", 5, min_value=0, max_value=300)  # tradebot.security
+TOKEN_CACHE_SECONDS = env.int("TOKEN_CACHE_SECONDS", 5, min_value=0, max_value=300)  # core.security
 
 # Brute force and runaway scripts: counted in the shared cache (Redis), so every web process sees the same counts.
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", 5, min_value=1, max_value=100)
@@ -208,17 +210,17 @@ REST_FRAMEWORK = {
     # ("Token"); with the session first (which names no scheme) it was 403. A request without a token header
     # still signs in by its session, with the same CSRF check.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "tradebot.security.CachedTokenAuthentication",
+        "core.security.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["tradebot.api.JSONParser", "rest_framework.parsers.FormParser",
+    "DEFAULT_PARSER_CLASSES": ["core.api.JSONParser", "rest_framework.parsers.FormParser",
                                "rest_framework.parsers.MultiPartParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "tradebot.api.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
 }
 SPECTACULAR_SETTINGS = {
@@ -310,8 +312,8 @@ SECRET_VALUES = [value for value in (*(env.raw(name) for name in SECRET_SETTING_
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "tradebot.logs.RedactSecretsFilter"}},
-    "formatters": {"structured": {"()": "tradebot.logs.StructuredFormatter", "fmt": LOG_FORMAT}},
+    "filters": {"redact": {"()": "core.logs.RedactSecretsFilter"}},
+    "formatters": {"structured": {"()": "core.logs.StructuredFormatter", "fmt": LOG_FORMAT}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "structured", "filters": ["redact"]},
     },

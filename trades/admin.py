@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from tradebot.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin
 from trades.backtest import admin as _backtest_admin  # noqa: F401  (registers BacktestRun)
 from trades.models import CycleRun, Trade
 

@@ -5,8 +5,8 @@ Both go out after the surrounding transaction commits and neither can fail or sl
 
 from __future__ import annotations
 
-from tradebot.events import Event, publish
-from tradebot.notifications import notify
+from core.events import Event, publish
+from core.notifications import notify
 
 
 def _payload(trade) -> dict:

@@ -7,8 +7,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.security import OrderEndpoint
 from exchange.factory import get_exchange
-from tradebot.security import OrderEndpoint
 from trades import queries, services
 from trades.models import Trade
 from trades.serializers import DecisionSerializer, StatsSerializer, TradeFilterSerializer, TradeSerializer

@@ -27,16 +27,17 @@ import pandas as pd
 from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
-from exchange.base import Balance, Exchange
-from exchange.candles import candles_to_frame, closed_candles
-from exchange.errors import ExchangeError
+from core.security import strategy_trading_refusal
+from exchange.base import Exchange
+from market.candles import candles_to_frame, closed_candles
+from market.errors import ExchangeError
+from market.order_ids import entry_order_link_id
+from market.types import Balance
 from strategies.models import Strategy
 from strategies.signals import Action, Signal, StrategyError, evaluate
-from tradebot.security import strategy_trading_refusal
 from trades import announce, locks
 from trades.execution import Execution, execute_entry
 from trades.models import LIVE_STATUSES, Decision, DecisionOutcome, Trade, TradeStatus
-from trades.order_ids import entry_order_link_id
 from trades.pause import check_daily_loss
 from trades.risk import EntryPlan, RiskParams, RiskRejected, plan_entry
 

@@ -15,11 +15,12 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from exchange.base import Exchange, InstrumentRules, Order, OrderRequest, OrderStatus, OrderType
-from exchange.errors import ExchangeError, OrderStateUnknownError, TemporaryError
+from exchange.base import Exchange
+from market.errors import ExchangeError, OrderStateUnknownError, TemporaryError
+from market.order_ids import exit_order_link_id
+from market.types import InstrumentRules, Order, OrderRequest, OrderStatus, OrderType
 from trades import announce
 from trades.models import Trade, TradeStatus
-from trades.order_ids import exit_order_link_id
 from trades.risk import RiskParams, protective_prices
 
 logger = logging.getLogger(__name__)

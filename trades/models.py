@@ -76,7 +76,7 @@ class Trade(models.Model):
         db_table = "trades"
         ordering = ["-created_at", "-id"]
         # Checked by every order endpoint, the Trades page and, for a strategy's activator, the cycle
-        # (tradebot.security); paper trading included.
+        # (core.security); paper trading included.
         permissions = [("trade_orders", "Can place, close and cancel orders"),
                        ("set_leverage", "Can set a symbol's leverage")]
         indexes = [models.Index(fields=["symbol", "created_at"], name="trades_symbol_created_idx")]

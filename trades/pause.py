@@ -45,7 +45,7 @@ def check_daily_loss(strategy, *, now: datetime, equity: Decimal) -> bool:
                              f"equity ({equity:.2f} USDT); no new entries until {tomorrow:%Y-%m-%d %H:%M %Z}")
     strategy.save(update_fields=["paused_until", "pause_reason", "updated_at"])
     logger.warning("strategy paused", extra={"strategy": strategy.name, "reason": strategy.pause_reason})
-    from tradebot.notifications import notify
+    from core.notifications import notify
 
     notify.strategy_paused(strategy, strategy.pause_reason)
     return True

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
 
-from exchange.errors import ExchangeError
+from market.errors import ExchangeError
 from trades.metrics import trade_stats
 from trades.models import CycleRun, Decision, Trade, TradeStatus
 

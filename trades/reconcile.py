@@ -19,8 +19,9 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from exchange.base import Exchange, Side
-from exchange.errors import ExchangeError
+from exchange.base import Exchange
+from market.errors import ExchangeError
+from market.types import Side
 from trades.execution import close_unprotected, fail_entry, protect, record_exit, settle_entry
 from trades.models import Trade, TradeStatus
 from trades.risk import RiskParams, RiskRejected, protective_prices

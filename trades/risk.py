@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from exchange.base import InstrumentRules, Side
+from market.types import InstrumentRules, Side
 from strategies.config import stop_loss_problem
 
 HUNDRED = Decimal("100")

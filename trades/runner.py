@@ -9,9 +9,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core.events import Event, publish
 from exchange.factory import get_exchange
 from strategies.models import Strategy
-from tradebot.events import Event, publish
 from trades.cycle import CycleReport, TradingCycle
 from trades.models import CycleRun, DecisionOutcome
 from trades.queries import bot_status

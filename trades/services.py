@@ -10,10 +10,11 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 
+from core.api import Conflict
 from exchange import services as exchange_services
-from exchange.base import Exchange, Order, OrderRequest, OrderStatus, OrderType
-from exchange.errors import ExchangeError, OrderStateUnknownError
-from tradebot.api import Conflict
+from exchange.base import Exchange
+from market.errors import ExchangeError, OrderStateUnknownError
+from market.types import Order, OrderRequest, OrderStatus, OrderType
 from trades import announce
 from trades.execution import Execution, await_fill, cancel_rest, execute_exit, fail_entry, settle_entry
 from trades.models import Trade, TradeStatus

@@ -11,9 +11,9 @@ from celery.signals import worker_ready
 from django.core.cache import cache
 from django.utils import timezone
 
+from core.notifications import notify
 from exchange.factory import get_exchange
 from strategies.models import Strategy
-from tradebot.notifications import notify
 from trades.backtest.tasks import run_backtest  # noqa: F401  (the worker discovers each app's tasks.py only)
 from trades.models import CycleRun, Decision
 from trades.reconcile import reconcile

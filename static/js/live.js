@@ -101,7 +101,7 @@
   });
 
   // A write refused (403: a missing permission, the live switch; 400: a form's field errors) answers with the
-  // fragment a success would have given, saying why, marked X-Refusal (tradebot.security.refuse_page, the order
+  // fragment a success would have given, saying why, marked X-Refusal (core.security.refuse_page, the order
   // form): swap it in rather than leave the click unanswered.
   document.body.addEventListener("htmx:beforeSwap", function (event) {
     var xhr = event.detail.xhr;

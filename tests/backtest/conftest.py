@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from exchange.base import InstrumentRules
+from market.types import InstrumentRules
 from trades.backtest.engine import EngineConfig, Minutes
 from trades.backtest.inputs import signal_events
 from trades.risk import RiskParams
@@ -51,11 +51,11 @@ def eager_celery(settings):
 
 @pytest.fixture
 def dashboard_events():
-    """Collects what ``tradebot.events.publish`` sends to every dashboard."""
+    """Collects what ``core.events.publish`` sends to every dashboard."""
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
 
-    from tradebot.events import DASHBOARD_GROUP
+    from core.events import DASHBOARD_GROUP
 
     layer = get_channel_layer()
     channel = async_to_sync(layer.new_channel)()

@@ -7,9 +7,9 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from exchange.base import Candle
 from exchange.bybit_http import BybitHttp
 from exchange.downloader import PAGE_MS, download_candles, page_starts
+from market.types import Candle
 from trades.backtest.data import CACHE, load_candles
 
 START = datetime(2026, 2, 28, 12, 0, tzinfo=UTC)

@@ -83,7 +83,7 @@ def test_cash_and_equity_add_up_to_the_cent(run):
 def test_slippage_moves_fills_against_the_taker_and_rounds_to_the_tick_against_it(config):
     from dataclasses import replace
 
-    from exchange.base import InstrumentRules
+    from market.types import InstrumentRules
 
     rules = InstrumentRules("TESTUSDT", tick_size=Decimal("0.1"), qty_step=Decimal("0.001"), min_qty=Decimal("0.001"),
                             max_qty=Decimal("1000000"))

@@ -13,7 +13,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exchange.intervals import INTERVAL_MINUTES
+from market.intervals import INTERVAL_MINUTES
 from tests.backtest.conftest import RULES, START
 from trades.backtest.engine import EngineConfig, Minutes, simulate
 from trades.backtest.inputs import StrategySpec, signal_events, strategy_signals

@@ -25,7 +25,7 @@ def api_client(django_user_model):
     password (hashing one costs most of a second per test)."""
     from rest_framework.test import APIClient
 
-    from tradebot.models import OperatorSettings
+    from core.models import OperatorSettings
 
     user = django_user_model.objects.create_superuser("exchange-tester", password=None)
     OperatorSettings.objects.create(user=user, live_trading_enabled=True)  # the bybit venue is testnet

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from exchange.base import Candle, Ticker
-from exchange.errors import InvalidOrderError
-from exchange.instruments import BUNDLED_RULES
+from market.errors import InvalidOrderError
+from market.instruments import BUNDLED_RULES
+from market.types import Candle, Ticker
 
 MINUTE = timedelta(minutes=1)
 START = datetime(2026, 4, 1, 12, 0, 30, tzinfo=UTC)

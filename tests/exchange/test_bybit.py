@@ -7,9 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from exchange.base import OrderRequest, OrderStatus, OrderType, Side
 from exchange.bybit_http import RetryPolicy
-from exchange.errors import (
+from market.errors import (
     AuthenticationError,
     InvalidOrderError,
     OrderNotFoundError,
@@ -18,6 +17,7 @@ from exchange.errors import (
     RateLimitedError,
     TemporaryError,
 )
+from market.types import OrderRequest, OrderStatus, OrderType, Side
 from tests.fakes.bybit_ws import FakeBybitStream
 
 D = Decimal

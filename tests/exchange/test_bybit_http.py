@@ -4,7 +4,7 @@ import random
 import time
 
 from exchange.bybit_http import RetryPolicy, error_from_http_status, error_from_ret_code
-from exchange.errors import (
+from market.errors import (
     AuthenticationError,
     ExchangeError,
     OrderNotFoundError,

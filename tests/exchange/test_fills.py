@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from exchange import fills
-from exchange.fills import PositionState, apply_fill, stop_or_take_profit
+from market import fills
+from market.fills import PositionState, apply_fill, stop_or_take_profit
 
 D = Decimal
 

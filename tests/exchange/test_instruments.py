@@ -4,9 +4,9 @@ from decimal import Decimal
 
 import pytest
 
-from exchange.base import OrderRequest, OrderType, Side
-from exchange.errors import InvalidOrderError
-from exchange.instruments import BUNDLED_RULES, RulesCache, conform
+from market.errors import InvalidOrderError
+from market.instruments import BUNDLED_RULES, RulesCache, conform
+from market.types import OrderRequest, OrderType, Side
 
 D = Decimal
 BTC = BUNDLED_RULES["BTCUSDT"]

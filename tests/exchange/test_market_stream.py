@@ -9,12 +9,12 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from exchange.base import Ticker
-from exchange.market_stream import MarketStreamer, wanted_symbols
+from core.events import DASHBOARD_GROUP
+from dashboard.market_stream import MarketStreamer, wanted_symbols
 from exchange.models import MarketSubscription
+from market.types import Ticker
 from tests.exchange.market import START
 from tests.helpers import ManagedProcess, wait_until
-from tradebot.events import DASHBOARD_GROUP
 
 
 def test_the_paper_exchange_streams_prices_from_a_thread_until_closed(paper, market):

@@ -7,10 +7,10 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from exchange.base import OrderRequest, OrderStatus, OrderType, Side
-from exchange.errors import InvalidOrderError, OrderNotFoundError, OrderRejectedError
 from exchange.models import PaperAccount, PaperFill
 from exchange.paper import PaperExchange
+from market.errors import InvalidOrderError, OrderNotFoundError, OrderRejectedError
+from market.types import OrderRequest, OrderStatus, OrderType, Side
 
 D = Decimal
 

@@ -7,11 +7,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exchange import fills
-from exchange.base import OrderRequest, OrderType, Side
-from exchange.errors import ExchangeError
 from exchange.models import PaperAccount, PaperClosedPnl, PaperFill, PaperOrder
 from exchange.paper import PaperExchange
+from market import fills
+from market.errors import ExchangeError
+from market.types import OrderRequest, OrderType, Side
 from tests.exchange.market import ManualMarket
 
 D = Decimal

@@ -6,10 +6,10 @@ from decimal import Decimal
 import pytest
 from django.conf import settings
 
-from exchange.candles import candles_to_frame, closed_candles, resample
-from exchange.errors import InvalidOrderError
 from exchange.models import ReplayState
 from exchange.replay import ReplayClock, ReplayMarketData, bundled_files, load_minutes
+from market.candles import candles_to_frame, closed_candles, resample
+from market.errors import InvalidOrderError
 from tests.helpers import SetClock
 
 ANCHOR = datetime(2026, 11, 1, 0, 0, tzinfo=UTC)

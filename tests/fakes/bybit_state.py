@@ -13,8 +13,8 @@ import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from exchange.instruments import BUNDLED_RULES
-from exchange.intervals import INTERVAL_MINUTES
+from market.instruments import BUNDLED_RULES
+from market.intervals import INTERVAL_MINUTES
 
 FEE_RATE = Decimal("0.00055")
 OPEN_STATUSES = {"New", "PartiallyFilled", "Untriggered"}
@@ -290,8 +290,8 @@ def bundled_kline_rows(symbol: str, interval: str, count: int = 1000) -> list[li
     """The last ``count`` candles of the bundled real data, in Bybit's wire rows, oldest first."""
     from django.conf import settings
 
-    from exchange.candles import resample
     from exchange.replay import bundled_files, load_minutes
+    from market.candles import resample
 
     files = bundled_files(settings.CANDLE_DATA_DIR)
     if symbol not in files:

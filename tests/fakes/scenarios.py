@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
-from exchange.candles import frame_to_candles, resample
-from exchange.intervals import INTERVAL_MINUTES
+from market.candles import frame_to_candles, resample
+from market.intervals import INTERVAL_MINUTES
 from strategies.config import validate_indicators
 from strategies.indicators import compute_indicators
 from strategies.signals import signal_series

@@ -16,11 +16,11 @@ from functools import cache
 
 from django.contrib.auth import get_user_model
 
-from exchange.base import Candle
+from core.models import OperatorSettings
+from market.types import Candle
 from strategies.models import Strategy
 from tests.fakes.scenarios import serve, signal_window
 from tests.hardening.faults import no_sleep
-from tradebot.models import OperatorSettings
 from trades.cycle import TradingCycle
 from trades.models import Decision, StrategyLease, Trade
 from trades.reconcile import reconcile

@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from exchange.base import OrderRequest, Side
-from exchange.errors import OrderRejectedError
+from market.errors import OrderRejectedError
+from market.types import OrderRequest, Side
 from tests.hardening.faults import no_sleep
 from tests.hardening.invariants import check
 from tests.hardening.scenario import START_BALANCE, make_cycle, open_market

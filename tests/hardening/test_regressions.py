@@ -6,8 +6,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from dashboard.market_stream import MarketStreamer
 from exchange.base import Subscription
-from exchange.market_stream import MarketStreamer
 from tests.fakes.scenarios import serve, signal_window
 from tests.hardening.chaos import TRADING_STOP
 from tests.hardening.faults import no_sleep

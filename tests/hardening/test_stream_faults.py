@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from django.db import connection
 
-from exchange.market_stream import MarketStreamer, publish_ticker
+from dashboard.market_stream import MarketStreamer, publish_ticker
 from tests.hardening.chaos import ChaosBybit, ChaosStream
 from tests.hardening.faults import RunResult, run_seed, runs, settle
 from tests.hardening.invariants import Findings

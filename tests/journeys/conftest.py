@@ -24,7 +24,7 @@ VIEWPORTS = [pytest.param(LAPTOP, id="1366px"), pytest.param(PHONE, id="390px")]
 def operator(django_user_model):
     from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
-    from tradebot.models import OperatorSettings
+    from core.models import OperatorSettings
 
     hasher = PBKDF2PasswordHasher()
     user = django_user_model.objects.create_superuser("operator", "operator@example.com")

@@ -11,8 +11,8 @@ from decimal import Decimal
 import pytest
 from django.core.cache import cache
 
+from core.notifications.notify import mute_key
 from tests.notifications.factories import OPENED_AT
-from tradebot.notifications.notify import mute_key
 from trades.models import Trade, TradeStatus
 
 ALL_EVENTS = ["trade_opened", "trade_closed", "strategy_paused", "errors", "reconciliation", "daily_summary"]

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 import pytest
 from django.utils import timezone
 
-from tradebot.notifications.models import DailySummary, Delivery
+from core.notifications.models import DailySummary, Delivery
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 from django.test import override_settings
 
-from tradebot.notifications import messages
+from core.notifications import messages
 
 OPENED = datetime(2026, 4, 10, 9, 15, tzinfo=UTC)
 

@@ -6,9 +6,9 @@ from decimal import Decimal
 import pytest
 from django.db import transaction
 
+from core.notifications import notify
+from core.notifications.models import Delivery
 from tests.notifications.factories import close
-from tradebot.notifications import notify
-from tradebot.notifications.models import Delivery
 from trades.models import Trade
 
 pytestmark = pytest.mark.django_db

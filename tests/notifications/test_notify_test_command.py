@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from tradebot.notifications.models import Delivery
+from core.notifications.models import Delivery
 
 pytestmark = pytest.mark.django_db
 

@@ -8,10 +8,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
+from core.notifications.models import Delivery
+from core.notifications.tasks import deliver
 from tests.fakes.telegram_server import FAKE_TOKEN
 from tests.helpers import free_port
-from tradebot.notifications.models import Delivery
-from tradebot.notifications.tasks import deliver
 
 pytestmark = pytest.mark.django_db
 

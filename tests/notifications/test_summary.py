@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ai.models import AICall
+from core.notifications.models import DailySummary
+from core.notifications.summary import due_window, send_if_due
+from core.notifications.tasks import send_daily_summary
 from tests.notifications.factories import close
-from tradebot.notifications.models import DailySummary
-from tradebot.notifications.summary import due_window, send_if_due
-from tradebot.notifications.tasks import send_daily_summary
 
 # The database first: creating the test database replaces Django's mail outbox, so `mailoutbox` must come after.
 pytestmark = pytest.mark.django_db

@@ -5,11 +5,11 @@ import uuid
 import pytest
 from django.utils import timezone
 
+from core.notifications import notify
+from core.notifications.models import Delivery
+from core.notifications.tasks import LONGEST_WAIT_SECONDS, MAX_ATTEMPTS, deliver, next_delay
+from core.notifications.transports import DeliveryError
 from tests.helpers import free_port
-from tradebot.notifications import notify
-from tradebot.notifications.models import Delivery
-from tradebot.notifications.tasks import LONGEST_WAIT_SECONDS, MAX_ATTEMPTS, deliver, next_delay
-from tradebot.notifications.transports import DeliveryError
 
 pytestmark = pytest.mark.django_db
 

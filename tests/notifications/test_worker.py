@@ -3,9 +3,9 @@
 import pytest
 from django.db import transaction
 
+from core.notifications import notify
+from core.notifications.models import Delivery
 from tests.helpers import wait_until
-from tradebot.notifications import notify
-from tradebot.notifications.models import Delivery
 
 pytestmark = pytest.mark.slow
 

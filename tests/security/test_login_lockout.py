@@ -13,8 +13,8 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
+from core.security import LoginLockout
 from tests.helpers import REPO
-from tradebot.security import LoginLockout
 
 pytestmark = pytest.mark.django_db
 
@@ -95,7 +95,7 @@ def test_another_process_sees_the_lock(user):
     """Web processes share the counts through Redis: a second Python process is refused too."""
     for _ in range(5):
         sign_in("wrong")
-    probe = ("import django, json; django.setup(); from tradebot.security import LoginLockout; "
+    probe = ("import django, json; django.setup(); from core.security import LoginLockout; "
              "print(json.dumps(LoginLockout('TRADER', '203.0.113.7').locked_until()))")
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="tradebot.settings")
     result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, env=env, capture_output=True, text=True,

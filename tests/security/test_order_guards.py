@@ -10,7 +10,7 @@ from django.contrib.auth.models import Group
 from django.test import Client
 from rest_framework.test import APIClient
 
-from tradebot.models import OperatorSettings
+from core.models import OperatorSettings
 from trades.models import Trade, TradeStatus
 
 pytestmark = pytest.mark.django_db

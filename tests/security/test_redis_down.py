@@ -118,7 +118,7 @@ def test_a_page_write_that_needs_redis_answers_a_503_page(redis_down, logged_in_
 def test_without_the_channel_layer_pages_and_trades_go_on(settings, private_redis, paper, logged_in_client,
                                                           api_client, django_capture_on_commit_callbacks, caplog):
     """The cache is up (the shared Redis), only live events are lost: they are logged, nothing else notices.
-    (This held before the 503 work too; it guards tradebot.events' promise.)"""
+    (This held before the 503 work too; it guards core.events' promise.)"""
     use_redis(settings, private_redis.url, cache_too=False)
     private_redis.kill()
 

@@ -20,6 +20,8 @@ from django.core.management.base import CommandError
 from django.test import Client, override_settings
 from django.urls import reverse
 
+from core.logs import RedactSecretsFilter, StructuredFormatter
+from core.notifications.notify import mute_key
 from exchange.factory import reset_exchange
 from tests.fakes.bybit_server import FakeBybit
 from tests.fakes.openai_server import FakeOpenAI
@@ -27,8 +29,6 @@ from tests.fakes.scenarios import serve, signal_window
 from tests.fakes.telegram_server import FakeTelegram
 from tests.helpers import REPO, free_port
 from tests.security.urlwalk import routes
-from tradebot.logs import RedactSecretsFilter, StructuredFormatter
-from tradebot.notifications.notify import mute_key
 from trades.models import CycleRun
 from trades.tasks import run_active_strategies
 

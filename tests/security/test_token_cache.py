@@ -11,7 +11,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 
-from tradebot.security import CachedTokenAuthentication
+from core.security import CachedTokenAuthentication
 
 pytestmark = pytest.mark.django_db
 
@@ -59,7 +59,7 @@ def test_a_revocation_made_elsewhere_applies_once_the_ttl_is_over(script, settin
     assert client.get("/api/strategies").status_code == 200  # still remembered here, for at most the TTL
 
     now = time.monotonic()
-    monkeypatch.setattr("tradebot.security.time.monotonic", lambda: now + settings.TOKEN_CACHE_SECONDS + 0.1)
+    monkeypatch.setattr("core.security.time.monotonic", lambda: now + settings.TOKEN_CACHE_SECONDS + 0.1)
     assert client.get("/api/strategies").status_code == 401
 
 

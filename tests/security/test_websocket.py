@@ -9,8 +9,8 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
 
+from dashboard.routing import websocket_urlpatterns
 from tradebot.asgi import application
-from tradebot.routing import websocket_urlpatterns
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the socket reads the session from another thread
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from exchange.candles import resample
+from market.candles import resample
 from strategies.indicators import compute_indicators, min_candles
 from strategies.signals import Action, StrategyError, confirm_series, evaluate, higher_trend, signal_series
 

@@ -3,7 +3,7 @@ percentages to 2 decimals."""
 
 from decimal import Decimal
 
-from tradebot.templatetags.figures import money, percent, price, signed, signed_percent
+from dashboard.templatetags.figures import money, percent, price, signed, signed_percent
 
 
 def test_prices_print_to_the_instruments_tick():

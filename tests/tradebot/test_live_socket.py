@@ -6,9 +6,9 @@ from asgiref.sync import async_to_sync, sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 
+from core.events import Event, publish
+from dashboard.consumers import DashboardConsumer
 from tradebot.asgi import application
-from tradebot.consumers import DashboardConsumer
-from tradebot.events import Event, publish
 
 ORIGIN = [(b"origin", b"http://127.0.0.1")]
 
@@ -60,7 +60,7 @@ def test_an_anonymous_user_in_scope_is_refused():
 
 def test_dashboards_open_in_one_process_share_each_rendered_fragment(user, transactional_db, monkeypatch):
     """Twenty open dashboards cost one render per event and process, not twenty."""
-    from tradebot import live
+    from dashboard import live
 
     renders = []
 

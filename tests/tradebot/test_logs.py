@@ -3,7 +3,7 @@ import logging
 
 from django.test import override_settings
 
-from tradebot.logs import RedactSecretsFilter, StructuredFormatter, redact
+from core.logs import RedactSecretsFilter, StructuredFormatter, redact
 
 
 def make_record(message, *args, **extra):

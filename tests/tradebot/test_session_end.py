@@ -8,8 +8,8 @@ from asgiref.sync import async_to_sync, sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.sessions.backends.db import SessionStore
 
-from tradebot.consumers import SESSION_ENDED, DashboardConsumer
-from tradebot.events import end_session_sockets
+from core.events import end_session_sockets
+from dashboard.consumers import SESSION_ENDED, DashboardConsumer
 
 
 def test_a_card_refresh_without_a_session_is_told_where_to_sign_in(client, db):

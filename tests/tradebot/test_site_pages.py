@@ -10,7 +10,7 @@ from django.test import Client, RequestFactory
 from django.views.defaults import server_error
 from rest_framework.authtoken.models import Token
 
-from tradebot.api_root import ENDPOINTS
+from dashboard.api_root import ENDPOINTS
 
 pytestmark = pytest.mark.django_db
 

@@ -55,7 +55,7 @@ def test_it_says_clearly_when_there_is_nothing_to_run(on_fake_bybit, transaction
 
 
 def test_sync_settles_a_pending_trade_and_prints_what_changed(on_fake_bybit, bybit, transactional_db):
-    from exchange.base import OrderRequest, Side
+    from market.types import OrderRequest, Side
 
     bybit.place_order(OrderRequest(symbol="ETHUSDT", side=Side.BUY, qty=Decimal("0.1"), order_link_id="man-sync-1"))
     trade = Trade.objects.create(symbol="ETHUSDT", side="Buy", quantity=Decimal("0.1"), order_link_id="man-sync-1")

@@ -5,9 +5,9 @@ from threading import Barrier, Thread
 
 from django.db import connection
 
-from exchange.base import Side
+from market.order_ids import entry_order_link_id
+from market.types import Side
 from trades.models import Decision, Trade, TradeStatus
-from trades.order_ids import entry_order_link_id
 
 
 def test_a_long_signal_opens_one_protected_position(long_signal, make_cycle, fake_bybit):

@@ -7,8 +7,8 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 
+from dashboard.consumers import DashboardConsumer
 from tests.helpers import wait_until
-from tradebot.consumers import DashboardConsumer
 from trades.models import CycleRun, Trade, TradeStatus
 from trades.tasks import run_active_strategies
 

@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from exchange.instruments import BUNDLED_RULES
+from market.instruments import BUNDLED_RULES
 from strategies.management.commands.seed_demo import DEMO
 from trades.risk import RiskParams, entry_budget, plan_entry
 

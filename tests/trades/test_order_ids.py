@@ -1,7 +1,7 @@
 from datetime import UTC, datetime
 
 from exchange.services import new_order_link_id
-from trades.order_ids import entry_order_link_id, exit_order_link_id, is_valid
+from market.order_ids import entry_order_link_id, exit_order_link_id, is_valid
 
 CANDLE = datetime(2026, 4, 1, 12, 5, tzinfo=UTC)
 

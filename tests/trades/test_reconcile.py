@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from exchange.base import OrderRequest, Side
+from market.types import OrderRequest, Side
 from trades.models import Trade, TradeStatus
 from trades.reconcile import reconcile
 

@@ -2,8 +2,8 @@ from decimal import Decimal
 
 import pytest
 
-from exchange import fills
-from exchange.base import InstrumentRules, Side
+from market import fills
+from market.types import InstrumentRules, Side
 from trades.risk import RiskParams, RiskRejected, daily_loss_breached, plan_entry, position_size, protective_prices
 
 BTC = InstrumentRules(symbol="BTCUSDT", tick_size=Decimal("0.10"), qty_step=Decimal("0.001"),

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from core.models import OperatorSettings
 from strategies.services import set_active
-from tradebot.models import OperatorSettings
 from trades.models import Decision, Trade
 
 

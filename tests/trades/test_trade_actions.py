@@ -46,7 +46,7 @@ def test_cancelling_a_pending_trade_whose_order_never_arrived(fake_bybit, api_on
 
 def test_a_pending_trade_whose_order_filled_cannot_be_cancelled(fake_bybit, bybit, api_on_fake_bybit,
                                                                 transactional_db):
-    from exchange.base import OrderRequest, Side
+    from market.types import OrderRequest, Side
 
     bybit.place_order(OrderRequest(symbol="ETHUSDT", side=Side.BUY, qty=Decimal("0.1"), order_link_id="tb-filled-1"))
     trade = Trade.objects.create(symbol="ETHUSDT", side="Buy", quantity=Decimal("0.1"), order_link_id="tb-filled-1")

@@ -95,7 +95,7 @@ def test_a_dropped_socket_shows_the_page_is_stale_and_catches_up_after_reconnect
 
 
 def test_a_click_a_permission_refuses_says_why_in_place(browser, daphne, page, make_strategy):
-    """htmx swaps no 403 by itself; static/js/live.js swaps in the refusal's fragment (tradebot.security.refuse_page)
+    """htmx swaps no 403 by itself; static/js/live.js swaps in the refusal's fragment (core.security.refuse_page)
     so a user without the permission (the ``trader`` of these tests has none) sees why nothing happened."""
     from playwright.sync_api import expect
 

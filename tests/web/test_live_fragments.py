@@ -1,4 +1,4 @@
-"""Live events as server-rendered fragments: what ``tradebot.live`` renders, and what a browser's socket
+"""Live events as server-rendered fragments: what ``dashboard.live`` renders, and what a browser's socket
 receives after a real trading cycle (fake Bybit at the wire, the Redis channel layer in between)."""
 
 from decimal import Decimal
@@ -6,10 +6,10 @@ from decimal import Decimal
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.testing import WebsocketCommunicator
 
+from core.events import Event, publish
+from dashboard import live
+from dashboard.consumers import DashboardConsumer
 from tests.fakes.scenarios import serve, signal_window
-from tradebot import live
-from tradebot.consumers import DashboardConsumer
-from tradebot.events import Event, publish
 from trades.models import Trade
 from trades.runner import run_strategies, start_run
 from trades.serializers import TradeSerializer
@@ -19,7 +19,7 @@ class FailingExchange:
     name = "failing"
 
     def get_positions(self, symbol=None):
-        from exchange.errors import ExchangeError
+        from market.errors import ExchangeError
 
         raise ExchangeError("exchange down for maintenance")
 
@@ -192,7 +192,7 @@ def test_in_replay_the_status_line_and_trade_rows_read_the_replay_clock_and_say_
     candle the replay shows now, and the page gives its time on that clock, as the chart and decisions do."""
     from django.utils import timezone
 
-    from tradebot.chart_data import market_clock
+    from dashboard.chart_data import market_clock
 
     trade = make_trade(status="open")
     on_replay = market_clock(paper.market_data)(trade.created_at)

@@ -118,8 +118,8 @@ def test_open_trades_show_their_unrealized_pnl_and_the_page_listens_for_trades(l
     and an open trade's PnL is what closing at the mark price would make."""
     from decimal import Decimal
 
-    from exchange.base import OrderRequest, Side
-    from tradebot.templatetags.figures import signed
+    from dashboard.templatetags.figures import signed
+    from market.types import OrderRequest, Side
     from trades.models import Trade
     from trades.services import place_manual_order
 

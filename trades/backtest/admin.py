@@ -5,7 +5,7 @@ Importing this module registers it; ``trades.admin`` (the module Django discover
 
 from django.contrib import admin
 
-from tradebot.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin
 from trades.backtest.models import BacktestRun
 
 

@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.response import Response
 
-from tradebot.security import ModelPermissions
+from core.security import ModelPermissions
 from trades.backtest.models import BacktestRun
 from trades.backtest.runner import launch
 from trades.backtest.serializers import BacktestDetailSerializer, BacktestLaunchSerializer, BacktestSummarySerializer

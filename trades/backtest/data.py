@@ -1,6 +1,6 @@
 """Where a backtest's 1-minute candles come from, and what is wrong with them.
 
-Three sources, one frame shape (``exchange.candles``: float64 OHLCV indexed by UTC open time):
+Three sources, one frame shape (``market.candles``: float64 OHLCV indexed by UTC open time):
 
 - ``bundled``: the real month shipped in ``exchange/data/`` (Binance spot, see its README);
 - a CSV or Parquet file given by path (``timestamp_ms`` or a date-time column, plus ``open high low
@@ -8,7 +8,7 @@ Three sources, one frame shape (``exchange.candles``: float64 OHLCV indexed by U
 - ``cache``: what ``manage.py download_candles`` fetched from Bybit into ``TRADEBOT_DATA_DIR/candles``.
 
 Gaps (missing minutes) are listed, never filled: a missing minute stays missing, higher timeframes
-drop the buckets it belongs to (``exchange.candles.resample``), and the report shows them. The
+drop the buckets it belongs to (``market.candles.resample``), and the report shows them. The
 checksum covers every candle the run read (warm-up included), so two runs on the same data say so.
 """
 
@@ -23,10 +23,10 @@ import numpy as np
 import pandas as pd
 from django.conf import settings
 
-from exchange.candles import COLUMNS, find_gaps
 from exchange.downloader import cache_directory
-from exchange.instruments import check_symbol
 from exchange.replay import bundled_files, load_minutes
+from market.candles import COLUMNS, find_gaps
+from market.instruments import check_symbol
 
 BUNDLED, CACHE = "bundled", "cache"
 TIME_COLUMNS = ("timestamp_ms", "timestamp", "start", "open_time", "datetime", "date", "time")

@@ -6,7 +6,7 @@ It makes the live cycle's decisions with the live cycle's functions:
   ``daily_loss_breached``), called as ``trades.cycle`` calls them: sized at the signal candle's close,
   stop-loss and take-profit placed from the fill price;
 - which candle triggers a stop and which of stop-loss / take-profit it is (the stop when one candle
-  reaches both; a gap fills at the open): ``exchange.fills.stop_or_take_profit``, the paper exchange's.
+  reaches both; a gap fills at the open): ``market.fills.stop_or_take_profit``, the paper exchange's.
 
 Timing, as the live cycle sees it: a signal on a closed candle fills at the next 1-minute open; the
 position's stops are checked from its entry candle on; a stop reached inside a minute is known when
@@ -18,7 +18,7 @@ position is open, further signals are skipped ("already held"), as in the live c
 Speed: nothing runs per candle in Python. Finding where a stop triggers scans the high/low arrays in
 growing blocks, the equity curve is a cumulative sum, and Python runs once per signal, in floats.
 Money in floats is only for deciding and plotting: ``trades.backtest.ledger`` replays every trade
-through ``exchange.fills`` in Decimal for the stored report (the tests hold the two to 1e-6 USDT).
+through ``market.fills`` in Decimal for the stored report (the tests hold the two to 1e-6 USDT).
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
-from exchange import fills
-from exchange.base import InstrumentRules, Side
+from market import fills
+from market.types import InstrumentRules, Side
 from trades.backtest.inputs import SignalEvents
 from trades.risk import RiskParams, RiskRejected, daily_loss_breached, plan_entry, protective_prices
 
@@ -43,7 +43,7 @@ TICK_EPSILON = 1e-6  # in ticks: float noise in price / tick, far below any real
 
 
 def dec(value: float) -> Decimal:
-    """A float price as the Decimal it was written as (its shortest repr), like ``exchange.candles``."""
+    """A float price as the Decimal it was written as (its shortest repr), like ``market.candles``."""
     return Decimal(repr(float(value)))
 
 
@@ -131,7 +131,7 @@ class EngineResult:
 
 
 class Prices:
-    """``exchange.fills.slipped_price`` in floats (the fee is qty x price x rate), for deciding inside the loop.
+    """``market.fills.slipped_price`` in floats (the fee is qty x price x rate), for deciding inside the loop.
 
     The stored figures do not come from here: ``trades.backtest.ledger`` recomputes every fill with the
     Decimal originals, and the tests hold the two together.

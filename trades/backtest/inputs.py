@@ -1,7 +1,7 @@
 """What a backtest replays: a strategy's settings, its signals over a whole history, and when each may act.
 
 Signals come from ``strategies.signals`` (the rule masks the live cycle's ``evaluate`` reads) over
-candles resampled from 1-minute data by ``exchange.candles.resample``, which keeps only complete
+candles resampled from 1-minute data by ``market.candles.resample``, which keeps only complete
 buckets labelled at their open time. A candle's signal is known once the candle has closed, so the
 earliest it can be acted on is the first 1-minute candle that opens at or after that close: "signal
 on closed candle t, fill at t+1's open". Until the next candle of the strategy's timeframe closes, the
@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 from django.core.exceptions import ValidationError
 
-from exchange.candles import resample
-from exchange.intervals import interval_delta
+from market.candles import resample
+from market.intervals import interval_delta
 from strategies.indicators import compute_indicators, full_config, min_candles
 from strategies.signals import confirm_series, signal_series
 from trades.risk import RiskParams

@@ -1,4 +1,4 @@
-"""The money of a backtest in Decimal: every fill of the engine's trades replayed through ``exchange.fills``.
+"""The money of a backtest in Decimal: every fill of the engine's trades replayed through ``market.fills``.
 
 The engine decides in floats (fast); what is stored and shown comes from here, computed exactly as the
 paper exchange computes it: the market price slipped and rounded to the tick (``slipped_price``), the
@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import pandas as pd
 
-from exchange import fills
+from market import fills
 from trades.backtest.engine import EngineConfig, EngineResult, Minutes, SimTrade, dec
 
 ZERO = Decimal("0")

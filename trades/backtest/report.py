@@ -22,8 +22,8 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
-from exchange.candles import resample
-from exchange.intervals import INTERVAL_MINUTES
+from market.candles import resample
+from market.intervals import INTERVAL_MINUTES
 from trades.backtest.data import CandleData
 from trades.backtest.engine import OUTCOMES, EngineResult
 from trades.backtest.ledger import Ledger

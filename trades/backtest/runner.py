@@ -23,10 +23,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from exchange.base import InstrumentRules
-from exchange.instruments import BUNDLED_RULES
-from exchange.intervals import INTERVAL_MINUTES
-from tradebot.events import Event, publish
+from core.events import Event, publish
+from market.instruments import BUNDLED_RULES
+from market.intervals import INTERVAL_MINUTES
+from market.types import InstrumentRules
 from trades.backtest import ai
 from trades.backtest.data import BUNDLED, CandleData, load_candles
 from trades.backtest.engine import EngineConfig, EngineResult, Minutes, simulate
@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 Progress = Callable[[float, str], None]
 REPO = Path(__file__).resolve().parent.parent.parent
 ENGINE_SOURCES = ("trades/backtest/engine.py", "trades/backtest/inputs.py", "trades/backtest/ledger.py",
-                  "trades/backtest/report.py", "exchange/fills.py", "exchange/candles.py", "trades/risk.py",
+                  "trades/backtest/report.py", "market/fills.py", "market/candles.py", "trades/risk.py",
                   "trades/metrics.py", "strategies/indicators.py", "strategies/rules.py", "strategies/signals.py")
 # For symbols without known rules (a file or download of another pair): fine steps, Bybit's usual minimum value.
 GENERIC_RULES = dict(tick_size=Decimal("0.0001"), qty_step=Decimal("0.001"), min_qty=Decimal("0.001"),

@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.core.management import BaseCommand, CommandError
 
+from core.progress import progress_bar
 from exchange.bybit import ENDPOINTS
 from exchange.bybit_http import BybitHttp
 from exchange.downloader import download_candles
-from exchange.errors import ExchangeError, InvalidOrderError
-from exchange.instruments import check_symbol
-from tradebot.progress import progress_bar
+from market.errors import ExchangeError, InvalidOrderError
+from market.instruments import check_symbol
 
 
 def _day(value: str, *, end: bool = False) -> datetime:

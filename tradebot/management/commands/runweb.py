@@ -20,7 +20,7 @@ import time
 from django.conf import settings
 from django.core.management import BaseCommand
 
-from tradebot.consumers import RENDER_THREADS
+from dashboard.consumers import RENDER_THREADS
 from tradebot.supervisor import die_with_parent
 
 

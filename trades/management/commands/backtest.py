@@ -16,11 +16,11 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management import BaseCommand, CommandError
 
-from exchange.errors import InvalidOrderError
-from exchange.instruments import check_symbol
-from exchange.intervals import INTERVAL_MINUTES
+from core.progress import progress_bar
+from market.errors import InvalidOrderError
+from market.instruments import check_symbol
+from market.intervals import INTERVAL_MINUTES
 from strategies.models import Strategy
-from tradebot.progress import progress_bar
 from trades.backtest import grid
 from trades.backtest.data import BUNDLED, DataError, fit_range, load_candles
 from trades.backtest.inputs import StrategySpec, read_config

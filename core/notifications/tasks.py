@@ -1,0 +1,81 @@
+"""Celery tasks: delivering one message on one channel, and the daily summary beat fires every hour."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from celery import shared_task
+from django.utils import timezone
+
+from core.notifications import transports
+from core.notifications.models import Delivery
+from core.notifications.transports import DeliveryError
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+BACKOFF_SECONDS = (10, 30, 90, 270)  # before attempts 2..5: about 7 minutes of trying in all
+# Redis hands a task whose countdown outlasts the broker's visibility_timeout (600 s) to a second worker,
+# which would send the message twice: no wait, asked for or not, may come near it.
+LONGEST_WAIT_SECONDS = 300
+
+
+def next_delay(error: DeliveryError, attempt: int) -> int | None:
+    """Seconds to wait before the next attempt after ``attempt`` failed with ``error``; None: give up."""
+    if not error.retryable or attempt >= MAX_ATTEMPTS:
+        return None
+    if error.retry_after is not None:
+        # Telegram's flood control: sending before retry_after only earns another 429.
+        return max(error.retry_after, 1) if error.retry_after <= LONGEST_WAIT_SECONDS else None
+    return BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS)) - 1]
+
+
+@shared_task(bind=True, name="notifications.tasks.deliver", max_retries=MAX_ATTEMPTS - 1, ignore_result=True)
+def deliver(self, *, key: str, channel: str, event: str, title: str, body: str, created_at: str,
+            context: dict | None = None) -> str:
+    """Send one message on one channel, retrying with backoff; every outcome is recorded in ``Delivery``."""
+    if Delivery.objects.filter(key=key, status=Delivery.Status.SENT).exists():
+        return "already sent"  # a redelivered task (worker lost before its ack)
+    attempt = self.request.retries + 1
+    log_extra = {**(context or {}), "channel": channel, "event": event, "attempt": attempt}
+    record = {"key": key, "channel": channel, "event": event, "title": title[:200], "text": body,
+              "created_at": datetime.fromisoformat(created_at), "attempts": attempt}
+    try:
+        transports.send(channel, title, body)
+    except DeliveryError as error:
+        delay = next_delay(error, attempt)
+        if delay is None:
+            reason = _give_up_reason(error, attempt)
+            _record(record, Delivery.Status.FAILED, reason)
+            logger.warning("notification not delivered: %s", reason, extra=log_extra)
+            return "failed"
+        _record(record, Delivery.Status.RETRYING, error.reason)
+        logger.info("notification delivery failed, retrying in %s s: %s", delay, error.reason, extra=log_extra)
+        raise self.retry(countdown=delay, exc=error) from error
+    _record(record, Delivery.Status.SENT, "")
+    logger.info("notification sent", extra=log_extra)
+    return "sent"
+
+
+def _give_up_reason(error: DeliveryError, attempt: int) -> str:
+    if not error.retryable:
+        return error.reason
+    if attempt >= MAX_ATTEMPTS:
+        return f"{error.reason} (gave up after {attempt} attempts)"
+    return f"{error.reason} (asked to wait {error.retry_after} s, more than the {LONGEST_WAIT_SECONDS} s allowed)"
+
+
+def _record(fields: dict, status: str, last_error: str) -> None:
+    fields = dict(fields)
+    key = fields.pop("key")
+    changes = {"status": status, "attempts": fields.pop("attempts"), "last_error": last_error}
+    Delivery.objects.update_or_create(key=key, defaults=changes, create_defaults={**fields, **changes})
+
+
+@shared_task(name="notifications.tasks.send_daily_summary", ignore_result=True)
+def send_daily_summary() -> str:
+    """Beat fires this every hour; it sends the summary at the first run on or after DAILY_SUMMARY_HOUR."""
+    from core.notifications.summary import send_if_due  # summary -> notify -> tasks: import when run
+
+    return send_if_due(timezone.now())

@@ -1,0 +1,84 @@
+"""The Trades page: the whole history, filtered and paginated, with close / cancel for live trades.
+
+Filters are validated by the API's own ``TradeFilterSerializer``, so the page and ``GET /api/trades``
+accept and refuse the same things; the changes go through ``trades.services``, as the API's do.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from core.api import Conflict
+from core.security import TRADE_ORDERS, live_trading_refusal, permission_refusal, refuse_page
+from exchange.factory import get_exchange
+from market.errors import ExchangeError
+from strategies.models import Strategy
+from trades import queries, services
+from trades.models import Trade, TradeStatus
+from trades.serializers import TradeFilterSerializer
+
+logger = logging.getLogger(__name__)
+
+PAGE_SIZE = 50  # the API's page size too
+FILTERS = ("symbol", "status", "strategy", "since", "until")
+
+
+@require_GET
+def trade_list(request):
+    given = {name: request.GET[name].strip() for name in FILTERS if request.GET.get(name, "").strip()}
+    if "symbol" in given:
+        given["symbol"] = given["symbol"].upper()
+    filters = TradeFilterSerializer(data=given)
+    trades = queries.filtered_trades(**filters.validated_data) if filters.is_valid() else Trade.objects.none()
+    page = Paginator(trades, PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = queries.with_unrealized(page.object_list, get_exchange())
+    context = {
+        "page": page, "filters": given, "errors": filters.errors, "query": urlencode(given),
+        "statuses": TradeStatus.choices, "strategies": Strategy.objects.order_by("name").only("id", "name"),
+        "symbols": Trade.objects.order_by("symbol").values_list("symbol", flat=True).distinct(),
+    }
+    if request.htmx and request.htmx.target == "trades-table":
+        return render(request, "trades/_table.html", context)
+    return render(request, "trades/list.html", context)
+
+
+@require_POST
+def close_trade(request, pk):
+    return _act(request, pk, "close", lambda trade: services.close_trade(trade, exchange=get_exchange()).detail)
+
+
+@require_POST
+def cancel_trade(request, pk):
+    return _act(request, pk, "cancel",
+                lambda trade: services.cancel_trade(trade, exchange=get_exchange()) and "cancelled")
+
+
+def _act(request, pk, verb: str, action):
+    # The API's guards, in its order: the permission, then the switch; answered before the trade's 404.
+    refusal = permission_refusal(request.user, TRADE_ORDERS) or live_trading_refusal(request.user)
+    if refusal:
+        trade = Trade.objects.select_related("strategy").filter(pk=pk).first()
+        return refuse_page(request, refusal, "trades/_row.html" if trade else None,
+                           {"trade": trade, "row_error": refusal})
+    trade = get_object_or_404(Trade.objects.select_related("strategy"), pk=pk)
+    error = ""
+    try:
+        detail = action(trade)
+        logger.info("trade %s from the dashboard: %s", verb, detail,
+                    extra={**trade.log_extra, "user": request.user.get_username()})
+    except (Conflict, ExchangeError) as problem:
+        error = str(problem.detail if isinstance(problem, Conflict) else problem)
+    trade.refresh_from_db()
+    if request.htmx:
+        return render(request, "trades/_row.html", {"trade": trade, "row_error": error})
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, f"Trade {trade.pk}: {verb} done ({trade.get_status_display().lower()}).")
+    return redirect("trade-page")
