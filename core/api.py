@@ -5,11 +5,12 @@ import logging
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import parsers, status
-from rest_framework.exceptions import APIException, ParseError
+from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
+from core.errors import Refused, TooMany
 from core.unavailable import REDIS_UNREACHABLE, RETRY_AFTER_SECONDS, redis_down_body, redis_down_reason
 from market.errors import ExchangeError
 
@@ -26,15 +27,10 @@ class JSONParser(parsers.JSONParser):
             raise ParseError("JSON parse error - the body is nested too deeply.") from None
 
 
-class Conflict(APIException):
-    """The request is valid but the object's state forbids it (e.g. cancelling a filled trade)."""
-
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "The object's current state does not allow this."
-    default_code = "conflict"
-
-
 def exception_handler(exc, context):
+    if isinstance(exc, Refused):
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooMany) else None
+        return Response(exc.body(), status=exc.status, headers=headers)
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
         return Response(detail, status=status.HTTP_400_BAD_REQUEST)

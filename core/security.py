@@ -34,10 +34,10 @@ from django.core.exceptions import PermissionDenied as PagePermissionDenied
 from django.core.exceptions import ValidationError
 from django.shortcuts import render
 from rest_framework.authentication import TokenAuthentication
-from rest_framework.exceptions import PermissionDenied, Throttled
 from rest_framework.permissions import SAFE_METHODS, BasePermission, DjangoModelPermissions, IsAuthenticated
 from rest_framework.throttling import SimpleRateThrottle
 
+from core.errors import Forbidden, TooMany
 from core.models import OperatorSettings
 from core.unavailable import REDIS_UNREACHABLE
 
@@ -62,16 +62,6 @@ def live_trading_refusal(user) -> str | None:
 def order_notional_limit(user) -> Decimal:
     """The largest order value ``user`` may send: their own limit, never above ``MAX_ORDER_NOTIONAL``."""
     return OperatorSettings.of(user).order_notional_limit
-
-
-def check_order_notional(user, notional: Decimal) -> None:
-    """Refuse (403) an order above the user's own limit; the global limit is the serializer's (400)."""
-    limit = order_notional_limit(user)
-    if notional > limit:
-        raise PermissionDenied(
-            f"This order is worth {notional:.2f} USDT, above {user.get_username()}'s max order notional of {limit:.2f} "
-            f"USDT. An administrator can raise it in the admin, under Bot \u203a Operator settings, up to "
-            f"MAX_ORDER_NOTIONAL ({settings.MAX_ORDER_NOTIONAL} USDT).")
 
 
 class LiveTradingAllowed(BasePermission):
@@ -219,17 +209,37 @@ def strategy_trading_refusal(strategy) -> str | None:
     return None
 
 
+class _Asker:
+    """What the order throttle reads of a request: who asks, and that it is a write."""
+
+    method = "POST"
+    path = ""
+
+    def __init__(self, user):
+        self.user = user
+
+
+def order_guard(user, perm: str = TRADE_ORDERS) -> None:
+    """The guards of every order write, whichever front end asks (``trades.commands`` calls it first): the
+    permission, then the live trading switch, then the order rate limit, shared by the API, the pages and chat."""
+    refusal = permission_refusal(user, perm) or live_trading_refusal(user)
+    if refusal:
+        logger.warning("order request refused: %s", refusal, extra={"user": user.get_username()})
+        raise Forbidden(refusal)
+    throttle = OrderRateThrottle()
+    if not throttle.allow_request(_Asker(user), None):
+        wait = max(1, math.ceil(throttle.wait() or 1))
+        logger.warning("order requests throttled", extra={"user": user.get_username()})
+        raise TooMany(f"Too many order requests: at most {settings.ORDER_RATE_LIMIT} per user (ORDER_RATE_LIMIT). "
+                      f"Expected available in {wait} second{'' if wait == 1 else 's'}.", retry_after=wait)
+
+
 class OrderEndpoint:
     """Mixin for API views that place, change, close or cancel orders (put it before the APIView base): the order
-    permission, then the live trading switch, then the rate limit."""
+    permission and the live trading switch answer before a 404, as ``order_guard`` words them; the rate limit is
+    counted once, by the command the view calls."""
 
     permission_classes = [IsAuthenticated, RequiresPermission(TRADE_ORDERS), LiveTradingAllowed]
-    throttle_classes = [OrderRateThrottle]
-
-    def throttled(self, request, wait):
-        logger.warning("order requests throttled", extra={"user": request.user.get_username(), "path": request.path})
-        raise Throttled(wait, detail=f"Too many order requests: at most {settings.ORDER_RATE_LIMIT} per user "
-                                     f"(ORDER_RATE_LIMIT).")
 
 
 class LeverageEndpoint(OrderEndpoint):

@@ -9,14 +9,15 @@ from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from core.security import permission_refusal, refuse_page
+from core.errors import Refused
+from core.security import refuse_page
 from exchange.replay import bundled_files
 from market.intervals import INTERVAL_LABELS
 from strategies.models import Strategy
+from trades.backtest.commands import launch_backtest, launch_refusal
 from trades.backtest.data import BUNDLED, coverage
 from trades.backtest.models import BacktestRun
 from trades.backtest.report import summary_rows
-from trades.backtest.runner import launch
 from trades.backtest.serializers import BacktestLaunchSerializer
 
 RUNS_LISTED = 50
@@ -27,14 +28,17 @@ COMPARE_MAX = 6
 def backtest_list(request):
     errors, values = {}, {}
     if request.method == "POST":
-        refusal = permission_refusal(request.user, "trades.add_backtestrun")
+        refusal = launch_refusal(request.user)
         if refusal:
             return refuse_page(request, refusal)
         values = request.POST.dict()
         form = BacktestLaunchSerializer(data={key: value for key, value in values.items() if value != ""})
         if form.is_valid():
             run_settings = form.validated_data["settings"]
-            run = launch(form.validated_data["spec"], run_settings)
+            try:
+                run = launch_backtest(request.user, form.validated_data["spec"], run_settings)
+            except Refused as refusal:
+                return refuse_page(request, refusal.message)
             messages.success(request, f"Backtest #{run.pk} queued: {run.name} on {run.symbol}.")
             if run_settings.note:  # the range was cut to the candles there are: never silently
                 messages.warning(request, run_settings.note)

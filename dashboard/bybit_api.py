@@ -15,13 +15,13 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import Conflict
-from core.security import LeverageEndpoint, OrderEndpoint, RequiresPermission, order_notional_limit
+from core.security import LeverageEndpoint, OrderEndpoint, RequiresPermission
 from dashboard import bybit_serializers as s
 from exchange.factory import get_exchange
 from exchange.models import MarketSubscription
 from market.intervals import interval_delta
 from market.types import OrderStatus
+from trades import commands
 
 logger = logging.getLogger(__name__)
 
@@ -74,8 +74,7 @@ class OrdersView(OrderEndpoint, ExchangeView):
                    parameters=[s.SymbolQuerySerializer], responses={200: s.CancelAllResultSerializer, **ERRORS})
     def delete(self, request):
         query = self.valid(s.SymbolQuerySerializer, request.query_params)
-        cancelled = self.exchange().cancel_all_orders(query.get("symbol"))
-        _settle_cancelled(self.exchange(), query.get("symbol"))
+        cancelled = commands.cancel_all_orders(request.user, exchange=self.exchange(), symbol=query.get("symbol"))
         return Response(s.CancelAllResultSerializer({"cancelled": cancelled}).data)
 
 
@@ -117,11 +116,8 @@ class PlaceOrderView(OrderEndpoint, ExchangeView):
                    responses={201: s.OrderSerializer, **ERRORS,
                               502: OpenApiResponse(s.OrderProblemSerializer, description=ORDER_PROBLEM)})
     def post(self, request):
-        from trades.services import place_manual_order  # records the manual Trade before the order is sent
-
         order_request = s.PlaceOrderSerializer.to_request(self.valid(s.PlaceOrderSerializer, request.data))
-        order, result = place_manual_order(order_request, exchange=self.exchange(),
-                                           max_notional=order_notional_limit(request.user))
+        order, result = commands.place_order(request.user, order_request, exchange=self.exchange())
         return order_answer(order, result, success=status.HTTP_201_CREATED)
 
 
@@ -130,8 +126,7 @@ class LeverageView(LeverageEndpoint, ExchangeView):
                    responses={200: s.LeverageResultSerializer, **ERRORS})
     def post(self, request):
         data = self.valid(s.LeverageSerializer, request.data)
-        self.exchange().set_leverage(data["symbol"], data["leverage"])
-        logger.info("leverage set to %s", data["leverage"], extra={"symbol": data["symbol"]})
+        commands.set_leverage(request.user, data["symbol"], data["leverage"], exchange=self.exchange())
         return Response(s.LeverageResultSerializer(data).data)
 
 
@@ -139,11 +134,9 @@ class TradingStopView(OrderEndpoint, ExchangeView):
     @extend_schema(tags=TAG, summary="Set (or with 0 cancel) the position's stop-loss / take-profit",
                    request=s.TradingStopSerializer, responses={200: s.TradingStopResultSerializer, **ERRORS})
     def post(self, request):
-        from trades.services import change_protection  # the open trade on the symbol says what the exchange says
-
         data = self.valid(s.TradingStopSerializer, request.data)
-        trade = change_protection(data["symbol"], exchange=self.exchange(), stop_loss=data.get("stop_loss"),
-                                  take_profit=data.get("take_profit"))
+        trade = commands.change_protection(request.user, data["symbol"], exchange=self.exchange(),
+                                           stop_loss=data.get("stop_loss"), take_profit=data.get("take_profit"))
         return Response(s.TradingStopResultSerializer({**data, "trade": trade.pk if trade else None}).data)
 
 
@@ -153,13 +146,9 @@ class ClosePositionView(OrderEndpoint, ExchangeView):
                    responses={200: s.ClosedPositionSerializer, 409: OpenApiResponse(description="No open position."),
                               **ERRORS, 503: NOT_CLOSED})
     def post(self, request):
-        from trades.services import close_position  # a position the bot's trade holds closes through that trade
-
         data = self.valid(s.ClosePositionSerializer, request.data)
-        order, trade = close_position(data["symbol"], exchange=self.exchange(), order_link_id=data.get("order_link_id"))
-        if order is None:
-            raise Conflict(f"there is no open position on {data['symbol']}"
-                           + (f"; trade {trade.pk} is settled by the reconciler" if trade else ""))
+        order, trade = commands.close_position(request.user, data["symbol"], exchange=self.exchange(),
+                                               order_link_id=data.get("order_link_id"))
         if order.status != OrderStatus.FILLED:
             return order_answer(order, None, success=status.HTTP_200_OK)
         return Response(s.ClosedPositionSerializer({**vars(order), "trade": trade.pk if trade else None}).data)
@@ -174,21 +163,7 @@ class CancelOrderView(OrderEndpoint, ExchangeView):
                               **ERRORS})
     def delete(self, request, order_id):
         query = self.valid(s.SymbolQuerySerializer, request.query_params)
-        exchange = self.exchange()
-        symbol = query.get("symbol")
-        by_link = False
-        if symbol is None:
-            match = next((order for order in exchange.get_open_orders()
-                          if order_id in (order.order_id, order.order_link_id)), None)
-            if match is None:
-                return Response({"detail": f"no open order {order_id}"}, status=status.HTTP_404_NOT_FOUND)
-            symbol, by_link = match.symbol, match.order_link_id == order_id and match.order_id != order_id
-        if by_link:
-            exchange.cancel_order(symbol, order_link_id=order_id)
-        else:
-            exchange.cancel_order(symbol, order_id=order_id)
-        logger.info("order cancelled", extra={"symbol": symbol, "order_id": order_id})
-        _settle_cancelled(exchange, symbol)
+        symbol = commands.cancel_order(request.user, order_id, exchange=self.exchange(), symbol=query.get("symbol"))
         return Response(s.CancelResultSerializer({"order_id": order_id, "symbol": symbol, "cancelled": True}).data)
 
 
@@ -196,20 +171,12 @@ def order_answer(order, result, *, success: int) -> Response:
     """``success`` when the exchange did what was asked (filled, or resting as a limit order); otherwise 502 with
     the exchange's reason, the order and the trade it left, so a script that checks the status code cannot take
     a rejected or partly filled order for a success."""
-    from trades.services import order_problem  # the dashboard's order form words it the same way
-
     body = s.OrderSerializer(order).data
-    problem = order_problem(order, result)
+    problem = commands.order_problem(order, result)
     if problem is None:
         return Response(body, status=success)
     return Response({"detail": problem, "order": body, "trade": result.trade.pk if result else None,
                      "exchange_reason": order.reject_reason}, status=status.HTTP_502_BAD_GATEWAY)
-
-
-def _settle_cancelled(exchange, symbol):
-    from trades.services import settle_cancelled_orders  # a manual order's pending trade ends with its order
-
-    settle_cancelled_orders(exchange, symbol)
 
 
 class SubscribeView(ExchangeView):

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.conf import settings
 from rest_framework import serializers
 
-from core.security import check_order_notional
-from exchange.services import new_order_link_id, order_notional
+from exchange.services import new_order_link_id
 from market.errors import InvalidOrderError
 from market.instruments import ORDER_LINK_ID_RE, SYMBOL_RE
 from market.intervals import INTERVAL_MINUTES
@@ -102,16 +100,7 @@ class PlaceOrderSerializer(serializers.Serializer):
         if attrs["order_type"] == OrderType.MARKET and "price" in attrs:
             raise serializers.ValidationError({"price": "a Market order takes no price; use order_type Limit"})
         attrs.setdefault("order_link_id", new_order_link_id())
-        request = self.to_request(attrs)
-        if not request.reduce_only:
-            notional = order_notional(self.context["exchange"], request)
-            if notional > settings.MAX_ORDER_NOTIONAL:
-                raise serializers.ValidationError({"qty": f"order value {notional:.2f} USDT is above the "
-                                                          f"limit of {settings.MAX_ORDER_NOTIONAL} USDT "
-                                                          f"(MAX_ORDER_NOTIONAL)"})
-            if "request" in self.context:
-                check_order_notional(self.context["request"].user, notional)  # 403 above the user's own limit
-        return attrs
+        return attrs  # the order's value is checked once, by the command (trades.commands.place_order)
 
     @staticmethod
     def to_request(attrs) -> OrderRequest:

@@ -23,6 +23,7 @@ from market.intervals import INTERVAL_MINUTES, interval_delta
 from strategies.config import INDICATOR_PARAMS, validate_indicators
 from strategies.models import Strategy
 from trades.models import Trade, TradeStatus
+from trades.queries import equity_curve
 
 TAG = ["dashboard"]
 MARKER_TRADES = 500
@@ -175,8 +176,6 @@ class EquityView(APIView):
     @extend_schema(tags=TAG, summary="Equity curve and realized PnL per day, from closed trades",
                    responses=EquitySerializer)
     def get(self, request):
-        from trades.queries import equity_curve
-
         start = cards.equity_start()
         closed = Trade.objects.closed()
         first = closed.order_by("created_at").values_list("executed_at", "created_at").first()

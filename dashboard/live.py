@@ -18,6 +18,7 @@ from django.template.loader import render_to_string
 from core.events import Event
 from dashboard import cards
 from exchange.base import Exchange
+from exchange.factory import get_exchange
 
 SYMBOL = re.compile(r"^[A-Z0-9]{2,30}$")
 MAX_SYMBOLS = 100
@@ -26,8 +27,6 @@ Render = Callable[[], str]
 
 
 def _exchange() -> Exchange:
-    from exchange.factory import get_exchange
-
     return get_exchange()
 
 

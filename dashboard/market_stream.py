@@ -17,14 +17,13 @@ from exchange.base import Exchange, Subscription
 from exchange.models import MarketSubscription
 from market.errors import ExchangeError
 from market.types import Ticker
+from strategies.models import Strategy
 
 logger = logging.getLogger(__name__)
 
 
 def wanted_symbols() -> list[str]:
     """Symbols subscribed through the API, plus every active strategy's symbols."""
-    from strategies.models import Strategy
-
     symbols = set(MarketSubscription.objects.values_list("symbol", flat=True))
     for strategy_symbols in Strategy.objects.filter(is_active=True).values_list("symbols", flat=True):
         symbols.update(strategy_symbols or [])

@@ -8,14 +8,13 @@ import logging
 
 from django.shortcuts import render
 from django.views.decorators.http import require_POST
-from rest_framework.exceptions import PermissionDenied
 
-from core.api import Conflict
-from core.security import TRADE_ORDERS, live_trading_refusal, order_notional_limit, permission_refusal
+from core.errors import Refused
+from core.security import TRADE_ORDERS, live_trading_refusal, permission_refusal
 from dashboard.bybit_serializers import PlaceOrderSerializer
 from exchange.factory import get_exchange
 from market.errors import ExchangeError
-from trades.services import order_problem, place_manual_order
+from trades import commands
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +26,7 @@ def place_order(request):
     given = {name: request.POST[name].strip() for name in FIELDS if request.POST.get(name, "").strip()}
     given["symbol"] = given.get("symbol", "").upper()
     context = {"given": given, "errors": {}, "error": "", "done": ""}
+    # The person first (as the API's permission classes answer before the body): no form errors for who may not.
     refusal = permission_refusal(request.user, TRADE_ORDERS) or live_trading_refusal(request.user)
     if refusal:
         context["error"] = refusal
@@ -37,17 +37,22 @@ def place_order(request):
         if not serializer.is_valid():
             context["errors"] = serializer.errors
             return _refused(request, context, status=400)
-        order, result = place_manual_order(PlaceOrderSerializer.to_request(serializer.validated_data),
-                                           exchange=exchange, max_notional=order_notional_limit(request.user))
-    except (Conflict, PermissionDenied) as problem:
-        context["error"] = str(problem.detail)
+        order, result = commands.place_order(request.user, PlaceOrderSerializer.to_request(serializer.validated_data),
+                                             exchange=exchange)
+    except Refused as problem:
+        if problem.field:
+            context["errors"] = {problem.field: [problem.message]}
+            return _refused(request, context, status=problem.status)
+        context["error"] = problem.message
+        if problem.status in (403, 429):
+            return _refused(request, context, status=problem.status)
     except ExchangeError as problem:
         context["error"] = str(problem)
     else:
         logger.info("manual order from the dashboard: %s", order.status,
                     extra={"symbol": order.symbol, "order_link_id": order.order_link_id,
                            "user": request.user.get_username()})
-        context["error"] = order_problem(order, result) or ""
+        context["error"] = commands.order_problem(order, result) or ""
         if not context["error"]:
             context["done"] = (f"{order.side} {order.qty} {order.symbol}: {order.status}"
                                + (f" at {order.avg_price}" if order.avg_price else "") + ".")

@@ -17,10 +17,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ai.service import ai_unavailable_reason
+from core.errors import Forbidden, NotFound
 from core.security import permission_refusal, refuse_page, strategy_trading_refusal
+from strategies import services
 from strategies.forms import StrategyForm
 from strategies.models import Strategy
-from strategies.services import change_refusal, set_active
+from strategies.services import change_refusal
 from trades.queries import latest_decisions
 
 logger = logging.getLogger(__name__)
@@ -80,18 +82,17 @@ def _edit(request, strategy: Strategy):
 
 @require_POST
 def strategy_switch(request, pk, active: bool):
-    strategy = Strategy.objects.filter(pk=pk).first()  # a missing permission answers 403 even for a missing one
-    refusal = permission_refusal(request.user, "strategies.change_strategy") or (
-        strategy is not None and change_refusal(request.user, active_after=active))
-    if refusal:
+    try:
+        strategy = services.switch(request.user, pk, active)
+    except Forbidden as refusal:  # a missing permission answers 403 even for a missing strategy
+        strategy = Strategy.objects.filter(pk=pk).first()
         if strategy is None:
-            return refuse_page(request, refusal)
-        context = {**_card(strategy, latest_decisions([strategy.pk])), "card_error": refusal,
+            return refuse_page(request, refusal.message)
+        context = {**_card(strategy, latest_decisions([strategy.pk])), "card_error": refusal.message,
                    "ai_reason": ai_unavailable_reason()}
-        return refuse_page(request, refusal, "strategies/_card.html", context)
-    if strategy is None:
-        raise Http404(f"no strategy {pk}")
-    set_active(strategy, active, by=request.user)
+        return refuse_page(request, refusal.message, "strategies/_card.html", context)
+    except NotFound as missing:
+        raise Http404(missing.message) from None
     if request.htmx:
         context = _card(strategy, latest_decisions([strategy.pk]))
         return render(request, "strategies/_card.html", {**context, "ai_reason": ai_unavailable_reason()})

@@ -1,7 +1,7 @@
 """The Trades page: the whole history, filtered and paginated, with close / cancel for live trades.
 
 Filters are validated by the API's own ``TradeFilterSerializer``, so the page and ``GET /api/trades``
-accept and refuse the same things; the changes go through ``trades.services``, as the API's do.
+accept and refuse the same things; the changes go through ``trades.commands``, as the API's do.
 """
 
 from __future__ import annotations
@@ -11,15 +11,16 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from core.api import Conflict
-from core.security import TRADE_ORDERS, live_trading_refusal, permission_refusal, refuse_page
+from core.errors import Forbidden, NotFound, Refused, TooMany
+from core.security import refuse_page
 from exchange.factory import get_exchange
 from market.errors import ExchangeError
 from strategies.models import Strategy
-from trades import queries, services
+from trades import commands, queries
 from trades.models import Trade, TradeStatus
 from trades.serializers import TradeFilterSerializer
 
@@ -50,31 +51,37 @@ def trade_list(request):
 
 @require_POST
 def close_trade(request, pk):
-    return _act(request, pk, "close", lambda trade: services.close_trade(trade, exchange=get_exchange()).detail)
+    return _act(request, pk, "close",
+                lambda: commands.close_trade(request.user, pk, exchange=get_exchange()).detail)
 
 
 @require_POST
 def cancel_trade(request, pk):
     return _act(request, pk, "cancel",
-                lambda trade: services.cancel_trade(trade, exchange=get_exchange()) and "cancelled")
+                lambda: commands.cancel_trade(request.user, pk, exchange=get_exchange()) and "cancelled")
 
 
 def _act(request, pk, verb: str, action):
-    # The API's guards, in its order: the permission, then the switch; answered before the trade's 404.
-    refusal = permission_refusal(request.user, TRADE_ORDERS) or live_trading_refusal(request.user)
-    if refusal:
-        trade = Trade.objects.select_related("strategy").filter(pk=pk).first()
-        return refuse_page(request, refusal, "trades/_row.html" if trade else None,
-                           {"trade": trade, "row_error": refusal})
-    trade = get_object_or_404(Trade.objects.select_related("strategy"), pk=pk)
+    """Run the command; a refusal of the person (permission, switch, rate limit) answers like the API's, before
+    the trade's 404; one about the trade or the exchange shows on its row."""
     error = ""
     try:
-        detail = action(trade)
+        detail = action()
+    except (Forbidden, TooMany) as refusal:
+        trade = Trade.objects.select_related("strategy").filter(pk=pk).first()
+        response = refuse_page(request, refusal.message, "trades/_row.html" if trade else None,
+                               {"trade": trade, "row_error": refusal.message})
+        if isinstance(refusal, TooMany):
+            response.status_code, response["Retry-After"] = refusal.status, str(refusal.retry_after)
+        return response
+    except NotFound:
+        raise Http404(f"There is no trade {pk}.") from None
+    except (Refused, ExchangeError) as problem:
+        error = str(problem)
+    else:
         logger.info("trade %s from the dashboard: %s", verb, detail,
-                    extra={**trade.log_extra, "user": request.user.get_username()})
-    except (Conflict, ExchangeError) as problem:
-        error = str(problem.detail if isinstance(problem, Conflict) else problem)
-    trade.refresh_from_db()
+                    extra={"trade": pk, "user": request.user.get_username()})
+    trade = get_object_or_404(Trade.objects.select_related("strategy"), pk=pk)
     if request.htmx:
         return render(request, "trades/_row.html", {"trade": trade, "row_error": error})
     if error:

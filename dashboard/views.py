@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET
 
 from dashboard import cards
 from dashboard.live import SYMBOL
-from exchange.factory import get_exchange
+from exchange.factory import get_exchange, get_market_data
 from market.intervals import INTERVAL_LABELS
 from strategies.models import Strategy
 
@@ -66,8 +66,6 @@ def _replay_symbols() -> list[str]:
 
     if settings.EXCHANGE_MODE != "paper" or settings.MARKET_DATA != "replay":
         return []
-    from exchange.factory import get_market_data
-
     return get_market_data().symbols
 
 

@@ -22,6 +22,7 @@ from exchange import bybit_parse as parse
 from exchange.base import Exchange, Subscription
 from exchange.bybit_http import DEFAULT_RETRY, BybitHttp, RetryPolicy
 from exchange.market_data import CATEGORY, BybitPublicMarketData
+from exchange.streams import bybit_ticker_stream
 from market.errors import (
     InvalidOrderError,
     OrderNotFoundError,
@@ -246,8 +247,6 @@ class BybitExchange(Exchange):
         return self.market.instrument(symbol)
 
     def subscribe(self, symbols: list[str], on_ticker: Callable[[Ticker], None]) -> Subscription:
-        from exchange.streams import bybit_ticker_stream
-
         return bybit_ticker_stream(self.ws_url, [check_symbol(symbol) for symbol in symbols], on_ticker)
 
     def server_time(self) -> datetime:

@@ -11,6 +11,8 @@ from exchange.base import Exchange
 from exchange.bybit import ENDPOINTS, WS_ENDPOINTS, BybitExchange
 from exchange.bybit_http import BybitHttp
 from exchange.market_data import BybitPublicMarketData, MarketData
+from exchange.models import ReplayState
+from exchange.paper import PaperExchange
 from exchange.replay import ReplayMarketData
 
 _lock = threading.Lock()
@@ -38,8 +40,6 @@ def reset_exchange() -> None:
 def build_exchange() -> Exchange:
     mode = settings.EXCHANGE_MODE
     if mode == "paper":
-        from exchange.paper import PaperExchange
-
         return PaperExchange(get_market_data(), initial_balance=settings.PAPER_INITIAL_BALANCE,
                              fee_rate=settings.PAPER_FEE_RATE, slippage_bps=settings.PAPER_SLIPPAGE_BPS)
     if mode not in ENDPOINTS:
@@ -59,8 +59,6 @@ def get_market_data() -> MarketData:
     global _market_data
     if _market_data is None:
         if settings.MARKET_DATA == "replay":
-            from exchange.models import ReplayState
-
             _market_data = ReplayMarketData(settings.CANDLE_DATA_DIR, anchor=ReplayState.anchor_time(),
                                             speed=settings.REPLAY_SPEED)
         else:

@@ -25,6 +25,7 @@ from exchange.base import Exchange, Subscription
 from exchange.market_data import MarketData
 from exchange.models import PaperAccount, PaperClosedPnl, PaperFill, PaperOrder, PaperPosition
 from exchange.replay import MINUTE, floor_minute
+from exchange.streams import polling_ticker_stream
 from market import fills
 from market.errors import InvalidOrderError, OrderNotFoundError, OrderRejectedError
 from market.instruments import check_symbol, conform
@@ -210,8 +211,6 @@ class PaperExchange(Exchange):
         return self.market_data.instrument(check_symbol(symbol))
 
     def subscribe(self, symbols: list[str], on_ticker: Callable[[Ticker], None]) -> Subscription:
-        from exchange.streams import polling_ticker_stream
-
         for symbol in symbols:
             self.get_instrument(symbol)
         return polling_ticker_stream(self.get_ticker, symbols, on_ticker, interval=self.poll_interval)

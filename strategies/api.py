@@ -3,20 +3,17 @@
 import logging
 
 import django_filters
-from django.db import transaction
-from django.db.models import ProtectedError
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import Conflict
 from core.security import ModelPermissions, RequiresPermission
+from strategies import services
 from strategies.models import Strategy, StrategyType
 from strategies.serializers import StrategySerializer
-from strategies.services import change_refusal, set_active
+from strategies.services import change_refusal
 
 logger = logging.getLogger(__name__)
 
@@ -92,21 +89,7 @@ class StrategyDetail(generics.RetrieveUpdateDestroyAPIView):
         logger.info("strategy updated", extra={"strategy": strategy.name, "user": self.request.user.get_username()})
 
     def perform_destroy(self, strategy):
-        # Trades keep their strategy (PROTECT): the history must say which rules opened them.
-        trades = strategy.trades.count()
-        if trades:
-            raise Conflict(_has_trades(strategy, trades))
-        try:
-            with transaction.atomic():
-                strategy.delete()
-        except ProtectedError as error:  # a trade was opened between the count and the delete
-            raise Conflict(_has_trades(strategy, len(error.protected_objects))) from None
-        logger.info("strategy deleted", extra={"strategy": strategy.name, "user": self.request.user.get_username()})
-
-
-def _has_trades(strategy: Strategy, count: int) -> str:
-    return (f"Strategy \"{strategy.name}\" has {count} trade{'s' if count != 1 else ''}; "
-            f"deactivate it instead.")
+        services.delete(self.request.user, strategy)
 
 
 class _Switch(APIView):
@@ -114,12 +97,7 @@ class _Switch(APIView):
     permission_classes = [RequiresPermission("strategies.change_strategy")]
 
     def post(self, request, pk):
-        strategy = get_object_or_404(Strategy, pk=pk)
-        reason = change_refusal(request.user, active_after=self.is_active)
-        if reason:
-            raise PermissionDenied(reason)
-        set_active(strategy, self.is_active, by=request.user)
-        return Response(StrategySerializer(strategy).data)
+        return Response(StrategySerializer(services.switch(request.user, int(pk), self.is_active)).data)
 
 
 @extend_schema(summary="Activate a strategy: it trades from the next cycle", request=None,

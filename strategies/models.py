@@ -1,4 +1,5 @@
 import re
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -6,8 +7,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
-from market.intervals import INTERVAL_LABELS
+from market.intervals import INTERVAL_LABELS, INTERVAL_MINUTES
 from strategies.config import stop_loss_problem, validate_indicators
 
 SYMBOL_PATTERN = re.compile(r"^[A-Z0-9]{2,25}USDT$")
@@ -37,7 +39,16 @@ def _percent(maximum, *, allow_zero=False):
     return [minimum, MaxValueValidator(Decimal(maximum))]
 
 
+class StrategyQuerySet(models.QuerySet):
+    def paused(self, now: datetime):
+        """Paused at ``now``: the one spelling of the rule, with ``Strategy.is_paused``."""
+        return self.filter(paused_until__gt=now)
+
+
 class Strategy(models.Model):
+    # A person's pause without an end (``strategies.services.pause``): lifted by resuming.
+    PAUSED_INDEFINITELY = datetime(9999, 12, 31, tzinfo=UTC)
+
     name = models.CharField(max_length=255, unique=True)
     type = models.CharField(max_length=50, choices=StrategyType.choices)
     is_active = models.BooleanField(default=False, db_index=True)
@@ -86,6 +97,8 @@ class Strategy(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = StrategyQuerySet.as_manager()
+
     class Meta:
         db_table = "strategies"
         ordering = ["name"]
@@ -131,8 +144,6 @@ class Strategy(models.Model):
         super().clean()
         errors = {}
         if self.confirm_timeframe:
-            from market.intervals import INTERVAL_MINUTES
-
             if INTERVAL_MINUTES[self.confirm_timeframe] <= INTERVAL_MINUTES.get(self.timeframe, 0):
                 errors["confirm_timeframe"] = "The confirmation timeframe must be longer than the strategy's timeframe."
         problem = stop_loss_problem(self.stop_loss_percentage, self.leverage)
@@ -142,6 +153,19 @@ class Strategy(models.Model):
             self.indicators = {}
         if errors:
             raise ValidationError(errors)
+
+    def is_paused(self, now: datetime) -> bool:
+        """No new entries at ``now``: a pause (the daily-loss limit's, or a person's) that has not ended. An
+        expired pause is no pause: the strategy runs."""
+        return self.paused_until is not None and self.paused_until > now
+
+    @property
+    def paused_now(self) -> bool:
+        return self.is_paused(timezone.now())
+
+    @property
+    def paused_until_resumed(self) -> bool:
+        return self.paused_until == self.PAUSED_INDEFINITELY
 
     @property
     def indicator_config(self) -> dict:

@@ -1,6 +1,5 @@
 """Trades API, exactly the seed's five endpoints (plus the decision log the dashboard shows)."""
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
@@ -9,7 +8,7 @@ from rest_framework.views import APIView
 
 from core.security import OrderEndpoint
 from exchange.factory import get_exchange
-from trades import queries, services
+from trades import commands, queries
 from trades.models import Trade
 from trades.serializers import DecisionSerializer, StatsSerializer, TradeFilterSerializer, TradeSerializer
 
@@ -68,18 +67,16 @@ class CloseTrade(OrderEndpoint, APIView):
                               503: OpenApiResponse(description="The close never reached the exchange (sent twice): "
                                                                "the position is still open.")})
     def post(self, request, pk):
-        trade = get_object_or_404(Trade, pk=pk)
-        result = services.close_trade(trade, exchange=get_exchange())
-        trade.refresh_from_db()
-        return Response({**TradeSerializer(trade).data, "detail": result.detail})
+        result = commands.close_trade(request.user, int(pk), exchange=get_exchange())
+        result.trade.refresh_from_db()
+        return Response({**TradeSerializer(result.trade).data, "detail": result.detail})
 
 
 class CancelTrade(OrderEndpoint, APIView):
     @extend_schema(summary="Cancel a pending trade", request=None,
                    responses={200: TradeSerializer, 409: CONFLICT, 502: OpenApiResponse(description="Exchange error")})
     def delete(self, request, pk):
-        trade = get_object_or_404(Trade, pk=pk)
-        services.cancel_trade(trade, exchange=get_exchange())
+        trade = commands.cancel_trade(request.user, int(pk), exchange=get_exchange())
         return Response(TradeSerializer(trade).data, status=status.HTTP_200_OK)
 
 

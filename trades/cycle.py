@@ -220,10 +220,11 @@ class TradingCycle:
                 for pair in group:
                     pair.stop(DecisionOutcome.SKIPPED, f"not trading: {refusal}")
                 continue
-            if strategy.paused_until and strategy.paused_until > now:
+            if strategy.is_paused(now):
+                until = "until resumed" if strategy.paused_until_resumed else \
+                    f"until {strategy.paused_until:%Y-%m-%d %H:%M} UTC"
                 for pair in group:
-                    pair.stop(DecisionOutcome.SKIPPED, f"paused until {strategy.paused_until:%Y-%m-%d %H:%M} UTC: "
-                                                       f"{strategy.pause_reason}")
+                    pair.stop(DecisionOutcome.SKIPPED, f"paused {until}: {strategy.pause_reason}")
                 continue
             if not self.dry_run and balance and check_daily_loss(strategy, now=now, equity=balance.equity):
                 for pair in group:

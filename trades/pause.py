@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db.models import Sum
 
+from core.notifications import notify
 from trades.models import Trade, TradeStatus
 from trades.risk import daily_loss_breached
 
@@ -45,7 +46,5 @@ def check_daily_loss(strategy, *, now: datetime, equity: Decimal) -> bool:
                              f"equity ({equity:.2f} USDT); no new entries until {tomorrow:%Y-%m-%d %H:%M %Z}")
     strategy.save(update_fields=["paused_until", "pause_reason", "updated_at"])
     logger.warning("strategy paused", extra={"strategy": strategy.name, "reason": strategy.pause_reason})
-    from core.notifications import notify
-
     notify.strategy_paused(strategy, strategy.pause_reason)
     return True

@@ -6,9 +6,12 @@ import logging
 from collections import defaultdict
 from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
+from django.utils import timezone
 
 from market.errors import ExchangeError
+from strategies.models import Strategy
 from trades.metrics import trade_stats
 from trades.models import CycleRun, Decision, Trade, TradeStatus
 
@@ -105,16 +108,11 @@ def last_cycle() -> CycleRun | None:
 
 def bot_status() -> dict:
     """What the dashboard's status line shows: is the bot trading, when did it last run, what went wrong."""
-    from django.conf import settings
-    from django.utils import timezone
-
-    from strategies.models import Strategy
-
     now = timezone.now()
     run = last_cycle()
-    active = list(Strategy.objects.filter(is_active=True).only("id", "name", "paused_until", "pause_reason"))
+    active = Strategy.objects.filter(is_active=True).only("id", "name", "paused_until", "pause_reason")
     paused = [{"id": s.pk, "name": s.name, "until": s.paused_until, "reason": s.pause_reason}
-              for s in active if s.paused_until is not None and s.paused_until > now]
+              for s in active.paused(now)]
     return {
         "state": "idle" if not active else ("paused" if len(paused) == len(active) else "running"),
         "active_strategies": len(active),

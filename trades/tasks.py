@@ -15,6 +15,7 @@ from core.notifications import notify
 from exchange.factory import get_exchange
 from strategies.models import Strategy
 from trades.backtest.tasks import run_backtest  # noqa: F401  (the worker discovers each app's tasks.py only)
+from trades.daily_summary import send_if_due
 from trades.models import CycleRun, Decision
 from trades.reconcile import reconcile
 from trades.runner import publish_status, record_failure, run_strategies, start_run
@@ -89,3 +90,10 @@ def reconcile_on_start(sender, **kwargs):
     """A restarted worker settles whatever a crash left pending before the next cycle."""
     queues = getattr(getattr(sender, "task_consumer", None), "queues", None) or []
     reconcile_task.apply_async(expires=60, queue=queues[0].name if queues else None)
+
+
+# The name predates the move from the notifications app: beat's stored schedule (a migration) calls it by it.
+@shared_task(name="notifications.tasks.send_daily_summary", ignore_result=True)
+def send_daily_summary() -> str:
+    """Beat fires this every hour; it sends the summary at the first run on or after DAILY_SUMMARY_HOUR."""
+    return send_if_due(timezone.now())

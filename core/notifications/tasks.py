@@ -1,4 +1,4 @@
-"""Celery tasks: delivering one message on one channel, and the daily summary beat fires every hour."""
+"""Celery task: delivering one message on one channel, with retries, recorded in the delivery ledger."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import logging
 from datetime import datetime
 
 from celery import shared_task
-from django.utils import timezone
 
 from core.notifications import transports
 from core.notifications.models import Delivery
@@ -72,10 +71,3 @@ def _record(fields: dict, status: str, last_error: str) -> None:
     changes = {"status": status, "attempts": fields.pop("attempts"), "last_error": last_error}
     Delivery.objects.update_or_create(key=key, defaults=changes, create_defaults={**fields, **changes})
 
-
-@shared_task(name="notifications.tasks.send_daily_summary", ignore_result=True)
-def send_daily_summary() -> str:
-    """Beat fires this every hour; it sends the summary at the first run on or after DAILY_SUMMARY_HOUR."""
-    from core.notifications.summary import send_if_due  # summary -> notify -> tasks: import when run
-
-    return send_if_due(timezone.now())

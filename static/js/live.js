@@ -100,12 +100,13 @@
     });
   });
 
-  // A write refused (403: a missing permission, the live switch; 400: a form's field errors) answers with the
+  // A write refused (403: a missing permission, the live switch; 400: a form's field errors; 429: the order rate
+  // limit) answers with the
   // fragment a success would have given, saying why, marked X-Refusal (core.security.refuse_page, the order
   // form): swap it in rather than leave the click unanswered.
   document.body.addEventListener("htmx:beforeSwap", function (event) {
     var xhr = event.detail.xhr;
-    if ((xhr.status === 400 || xhr.status === 403) && xhr.getResponseHeader("X-Refusal")) {
+    if ((xhr.status === 400 || xhr.status === 403 || xhr.status === 429) && xhr.getResponseHeader("X-Refusal")) {
       event.detail.shouldSwap = true;
       event.detail.isError = false;
     }

@@ -8,9 +8,9 @@ import pytest
 
 from ai.models import AICall
 from core.notifications.models import DailySummary
-from core.notifications.summary import due_window, send_if_due
-from core.notifications.tasks import send_daily_summary
 from tests.notifications.factories import close
+from trades.daily_summary import due_window, send_if_due
+from trades.tasks import send_daily_summary
 
 # The database first: creating the test database replaces Django's mail outbox, so `mailoutbox` must come after.
 pytestmark = pytest.mark.django_db

@@ -113,18 +113,20 @@ def test_the_newest_trade_comes_first(logged_in_client, make_trade):
     assert body.index(f'id="trade-{newer.pk}"') < body.index(f'id="trade-{older.pk}"')
 
 
-def test_open_trades_show_their_unrealized_pnl_and_the_page_listens_for_trades(logged_in_client, paper):
+def test_open_trades_show_their_unrealized_pnl_and_the_page_listens_for_trades(logged_in_client, paper,
+                                                                                  django_user_model):
     """Issue 18, defect 2: the Trades page is live (a socket, and a table that refetches itself on a trade event)
     and an open trade's PnL is what closing at the mark price would make."""
     from decimal import Decimal
 
     from dashboard.templatetags.figures import signed
     from market.types import OrderRequest, Side
+    from trades.commands import place_order
     from trades.models import Trade
-    from trades.services import place_manual_order
 
-    _, result = place_manual_order(OrderRequest(symbol="BTCUSDT", side=Side.BUY, qty=Decimal("0.01"),
-                                                order_link_id="page-open-1"), exchange=paper, sleep=lambda _: None)
+    user = django_user_model.objects.create_superuser("page-opener", password=None)
+    _, result = place_order(user, OrderRequest(symbol="BTCUSDT", side=Side.BUY, qty=Decimal("0.01"),
+                                               order_link_id="page-open-1"), exchange=paper, sleep=lambda _: None)
     trade = Trade.objects.get(pk=result.trade.pk)
     [position] = paper.get_positions("BTCUSDT")
     body = logged_in_client.get("/trades/").content.decode()

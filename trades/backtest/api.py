@@ -5,8 +5,8 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 
 from core.security import ModelPermissions
+from trades.backtest.commands import launch_backtest
 from trades.backtest.models import BacktestRun
-from trades.backtest.runner import launch
 from trades.backtest.serializers import BacktestDetailSerializer, BacktestLaunchSerializer, BacktestSummarySerializer
 
 
@@ -31,7 +31,7 @@ class BacktestList(generics.ListCreateAPIView):
     def post(self, request, *args, **kwargs):
         serializer = BacktestLaunchSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        run = launch(serializer.validated_data["spec"], serializer.validated_data["settings"])
+        run = launch_backtest(request.user, serializer.validated_data["spec"], serializer.validated_data["settings"])
         return Response(BacktestDetailSerializer(run).data, status=status.HTTP_201_CREATED)
 
 

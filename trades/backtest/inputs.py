@@ -22,6 +22,7 @@ from django.core.exceptions import ValidationError
 from market.candles import resample
 from market.intervals import interval_delta
 from strategies.indicators import compute_indicators, full_config, min_candles
+from strategies.models import Strategy
 from strategies.signals import confirm_series, signal_series
 from trades.risk import RiskParams
 
@@ -33,8 +34,6 @@ RISK_FIELDS = ("risk_percentage", "stop_loss_percentage", "take_profit_percentag
 
 def _checked_strategy(name: str, **fields):
     """An unsaved Strategy with these fields, through the model's own validation (raises ValidationError)."""
-    from strategies.models import Strategy
-
     strategy = Strategy(name=name or "backtest", symbols=["BTCUSDT"], **fields)
     strategy.full_clean(validate_unique=False, validate_constraints=False)
     return strategy

@@ -1,8 +1,8 @@
 """One backtest end to end: candles, signals, simulation, Decimal ledger, report, and the stored run.
 
 ``prepare`` does everything up to the simulation (so the command can show the AI estimate before it
-starts), ``complete`` runs it, ``store`` saves a ``BacktestRun``. ``launch`` and ``run_pending`` are the
-dashboard's and the API's way in: a pending row now, the work in a Celery task.
+starts), ``complete`` runs it, ``store`` saves a ``BacktestRun``. ``commands.launch_backtest`` (a pending row now)
+and ``run_pending`` (the work, in a Celery task) are the dashboard's and the API's way in.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from functools import cache
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -171,29 +170,6 @@ def store(outcome: Outcome, run: BacktestRun | None = None) -> BacktestRun:
     run.duration_ms = outcome.elapsed_ms
     run.status, run.progress, run.error, run.finished_at = BacktestRun.Status.DONE, 100, "", timezone.now()
     run.save()
-    return run
-
-
-def launch(spec: StrategySpec, run_settings: RunSettings) -> BacktestRun:
-    """A pending run now; the Celery task runs it once the row is committed."""
-    from trades.backtest.tasks import run_backtest
-
-    run = BacktestRun.objects.create(
-        strategy_id=spec.strategy_id, name=spec.name or spec.type, symbol=run_settings.symbol,
-        timeframe=spec.timeframe, start=run_settings.start, end=run_settings.end,
-        parameters=parameters_of(spec, run_settings), initial_balance=run_settings.initial_balance)
-
-    def queue() -> None:
-        try:
-            run_backtest.delay(run.pk)
-        except Exception as error:  # noqa: BLE001 - no broker: say so on the run instead of leaving it pending
-            logger.exception("backtest could not be queued", extra={"backtest": run.pk, "symbol": run.symbol})
-            BacktestRun.objects.filter(pk=run.pk, status=BacktestRun.Status.PENDING).update(
-                status=BacktestRun.Status.FAILED, error=f"could not be queued: {error}"[:2000],
-                finished_at=timezone.now())
-
-    transaction.on_commit(queue)
-    logger.info("backtest queued", extra={"strategy": run.name, "symbol": run.symbol, "backtest": run.pk})
     return run
 
 

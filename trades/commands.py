@@ -1,4 +1,13 @@
-"""One function per change an operator can ask for, shared by the API, the dashboard and commands."""
+"""The command layer: one function per change a person can ask for of the exchange and the trades.
+
+Each takes the acting user first and runs the same guards whichever front end calls it (the API, the dashboard's
+pages and forms, ``manage.py``, chat): the permission, the live trading switch, the order notional limit (checked
+once, with one ticker read) and the order rate limit. It changes the exchange and the database together, announces
+once, and refuses with a plain domain error (``core.errors``) that each front end words its own way.
+
+Strategy changes (activate, deactivate, pause, resume) are ``strategies.services``'; launching a backtest is
+``trades.backtest.commands``'.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +17,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from core.api import Conflict
+from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.security import SET_LEVERAGE, order_guard, order_notional_limit
 from exchange import services as exchange_services
 from exchange.base import Exchange
 from market.errors import ExchangeError, OrderStateUnknownError
@@ -22,19 +33,28 @@ from trades.models import Trade, TradeStatus
 logger = logging.getLogger(__name__)
 
 
-def close_trade(trade: Trade, *, exchange: Exchange, reason: str = "closed by the operator",
+def close_trade(user, trade_id: int, *, exchange: Exchange, reason: str = "closed by the operator",
                 sleep: Callable[[float], None] = time.sleep) -> Execution:
+    """Close an open trade's position with a reduce-only market order; the row closes with the fill."""
+    order_guard(user)
+    trade = _trade(trade_id)
+    return _close(trade, exchange=exchange, reason=reason, sleep=sleep)
+
+
+def _close(trade: Trade, *, exchange: Exchange, reason: str, sleep: Callable[[float], None]) -> Execution:
     if trade.status != TradeStatus.OPEN:
         raise Conflict(f"Trade {trade.pk} is {trade.status}; only an open trade can be closed.")
     return execute_exit(trade, exchange=exchange, reason=reason, sleep=sleep)
 
 
-def cancel_trade(trade: Trade, *, exchange: Exchange) -> Trade:
+def cancel_trade(user, trade_id: int, *, exchange: Exchange) -> Trade:
     """Cancel a pending trade: its order is cancelled on the exchange if it is still resting there.
 
     If the order turns out to have filled meanwhile, nothing is cancelled: the trade is (or will be,
     at the next reconciliation) open, and the caller is told so.
     """
+    order_guard(user)
+    trade = _trade(trade_id)
     if trade.status != TradeStatus.PENDING:
         raise Conflict(f"Trade {trade.pk} is {trade.status}; only a pending trade can be cancelled"
                        + ("; close it instead." if trade.status == TradeStatus.OPEN else "."))
@@ -52,7 +72,42 @@ def cancel_trade(trade: Trade, *, exchange: Exchange) -> Trade:
     return trade
 
 
-def settle_cancelled_orders(exchange: Exchange, symbol: str | None = None) -> list[Trade]:
+def cancel_order(user, order_id: str, *, exchange: Exchange, symbol: str | None = None) -> str:
+    """Cancel a resting order by its order id or orderLinkId (found among the open orders when ``symbol`` is not
+    given); a manual order's pending trade ends with it. Returns the order's symbol."""
+    order_guard(user)
+    by_link = False
+    if symbol is None:
+        match = next((order for order in exchange.get_open_orders() if order_id in (order.order_id,
+                                                                                     order.order_link_id)), None)
+        if match is None:
+            raise NotFound(f"no open order {order_id}")
+        symbol, by_link = match.symbol, match.order_link_id == order_id and match.order_id != order_id
+    if by_link:
+        exchange.cancel_order(symbol, order_link_id=order_id)
+    else:
+        exchange.cancel_order(symbol, order_id=order_id)
+    logger.info("order cancelled", extra={"symbol": symbol, "order_id": order_id, "user": user.get_username()})
+    _settle_cancelled_orders(exchange, symbol)
+    return symbol
+
+
+def cancel_all_orders(user, *, exchange: Exchange, symbol: str | None = None) -> int:
+    """Cancel every resting order (of ``symbol``, or all); manual orders' pending trades end with them."""
+    order_guard(user)
+    cancelled = exchange.cancel_all_orders(symbol)
+    logger.info("%s orders cancelled", cancelled, extra={"symbol": symbol or "all", "user": user.get_username()})
+    _settle_cancelled_orders(exchange, symbol)
+    return cancelled
+
+
+def set_leverage(user, symbol: str, leverage: Decimal, *, exchange: Exchange) -> None:
+    order_guard(user, SET_LEVERAGE)
+    exchange.set_leverage(symbol, leverage)
+    logger.info("leverage set to %s", leverage, extra={"symbol": symbol, "user": user.get_username()})
+
+
+def _settle_cancelled_orders(exchange: Exchange, symbol: str | None = None) -> list[Trade]:
     """After orders were cancelled through the exchange API, their pending trades become ``cancelled``
     at once (instead of blocking the symbol until the next reconciliation)."""
     settled = []
@@ -66,14 +121,16 @@ def settle_cancelled_orders(exchange: Exchange, symbol: str | None = None) -> li
     return settled
 
 
-def place_manual_order(request: OrderRequest, *, exchange: Exchange, max_notional: Decimal | None = None,
-                       sleep: Callable[[float], None] = time.sleep) -> tuple[Order, Execution | None]:
-    """An order from the API. An opening order is recorded as a manual Trade (no strategy) *before*
-    it is sent, like the cycle's, and its answer is applied by the same ``settle_entry``; a reduce-only order
-    changes an existing position and gets no row (its execution is None)."""
+def place_order(user, request: OrderRequest, *, exchange: Exchange,
+                sleep: Callable[[float], None] = time.sleep) -> tuple[Order, Execution | None]:
+    """A manual order. An opening order is recorded as a manual Trade (no strategy) *before* it is sent, like the
+    cycle's, and its answer is applied by the same ``settle_entry``; a reduce-only order changes an existing position
+    and gets no row (its execution is None)."""
+    order_guard(user)
     if not request.order_link_id:
         request = replace(request, order_link_id=exchange_services.new_order_link_id())
-    exchange_services.check_notional(exchange, request, max_notional)
+    if not request.reduce_only:
+        _check_notional(user, exchange_services.order_notional(exchange, request))
     trade = None if request.reduce_only else _record_manual(request)
     try:
         order = exchange_services.send_order(exchange, request)
@@ -111,25 +168,36 @@ def order_problem(order: Order, result: Execution | None) -> str | None:
     return problem
 
 
-def close_position(symbol: str, *, exchange: Exchange, order_link_id: str | None = None,
-                   sleep: Callable[[float], None] = time.sleep) -> tuple[Order | None, Trade | None]:
+def close_position(user, symbol: str, *, exchange: Exchange, order_link_id: str | None = None,
+                   sleep: Callable[[float], None] = time.sleep) -> tuple[Order, Trade | None]:
     """Close ``symbol``'s position. A position the bot's trade holds closes through that trade (the row closes
     at once, the operator as the reason), as the Trades page's Close does; a position no trade holds is closed
-    on the exchange alone. Returns the closing order (None: no position) and the trade."""
+    on the exchange alone. Returns the closing order and the trade."""
+    order_guard(user)
+    order, trade = _close_position(symbol, exchange=exchange, order_link_id=order_link_id, sleep=sleep)
+    if order is None:
+        raise Conflict(f"there is no open position on {symbol}"
+                       + (f"; trade {trade.pk} is settled by the reconciler" if trade else ""))
+    return order, trade
+
+
+def _close_position(symbol: str, *, exchange: Exchange, order_link_id: str | None,
+                    sleep: Callable[[float], None]) -> tuple[Order | None, Trade | None]:
     trade = Trade.objects.live().on(symbol).select_related("strategy").first()
     if trade is None:
         return exchange_services.close_position(exchange, symbol, order_link_id), None
     if trade.status == TradeStatus.PENDING:
         raise Conflict(f"Trade {trade.pk} on {symbol} is still pending (its entry order is not settled); cancel "
                        f"it, or wait for it to open.")
-    result = close_trade(trade, exchange=exchange, sleep=sleep)
+    result = _close(trade, exchange=exchange, reason="closed by the operator", sleep=sleep)
     return result.order, result.trade
 
 
-def change_protection(symbol: str, *, exchange: Exchange, stop_loss: Decimal | None = None,
+def change_protection(user, symbol: str, *, exchange: Exchange, stop_loss: Decimal | None = None,
                       take_profit: Decimal | None = None) -> Trade | None:
     """Set (or with 0 cancel) the position's stop-loss / take-profit on the exchange, and the open trade on
     ``symbol`` says the same (prices rounded to the tick, as the exchange stores them). Returns that trade."""
+    order_guard(user)
     rules = exchange.get_instrument(symbol)
     stop_loss, take_profit = (None if value is None else rules.round_price(value) for value in (stop_loss, take_profit))
     exchange.set_trading_stop(symbol, stop_loss=stop_loss, take_profit=take_profit)
@@ -140,6 +208,26 @@ def change_protection(symbol: str, *, exchange: Exchange, stop_loss: Decimal | N
         logger.info("stop-loss / take-profit changed", extra={**trade.log_extra, **{k: str(v) for k, v in
                                                                                    changes.items()}})
     return trade
+
+
+def _trade(trade_id: int) -> Trade:
+    trade = Trade.objects.select_related("strategy").filter(pk=trade_id).first()
+    if trade is None:
+        raise NotFound(f"There is no trade {trade_id}.")
+    return trade
+
+
+def _check_notional(user, notional: Decimal) -> None:
+    """The order value against MAX_ORDER_NOTIONAL (the request is wrong: 400) and the user's own limit (403)."""
+    if notional > settings.MAX_ORDER_NOTIONAL:
+        raise Invalid(f"order value {notional:.2f} USDT is above the limit of {settings.MAX_ORDER_NOTIONAL} USDT "
+                      f"(MAX_ORDER_NOTIONAL)", field="qty")
+    limit = order_notional_limit(user)
+    if notional > limit:
+        raise Forbidden(
+            f"This order is worth {notional:.2f} USDT, above {user.get_username()}'s max order notional of "
+            f"{limit:.2f} USDT. An administrator can raise it in the admin, under Bot \u203a Operator settings, up "
+            f"to MAX_ORDER_NOTIONAL ({settings.MAX_ORDER_NOTIONAL} USDT).")
 
 
 def _record_manual(request: OrderRequest) -> Trade:
