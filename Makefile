@@ -38,6 +38,7 @@ run: install
 	$(PY) manage.py runbot
 
 test: install-dev
+	PYTHONPATH=. $(BIN)/lint-imports
 	.ci/services
 	.ci/browser
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest $(PYTEST_ARGS)
@@ -48,6 +49,7 @@ bench: install-dev
 
 lint: install-dev
 	$(BIN)/ruff check .
+	PYTHONPATH=. $(BIN)/lint-imports
 
 schema: install
 	$(PY) manage.py spectacular --file docs/openapi.yaml --fail-on-warn --validate

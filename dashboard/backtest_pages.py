@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from core.errors import Refused
 from core.security import refuse_page
-from exchange.replay import bundled_files
+from market.candles import bundled_files
 from market.intervals import INTERVAL_LABELS
 from strategies.models import Strategy
 from trades.backtest.commands import launch_backtest, launch_refusal

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from django.utils import timezone
 
-from market.candles import COLUMNS, frame_to_candles, resample
+from market.candles import COLUMNS, bundled_files, frame_to_candles, resample
 from market.errors import InvalidOrderError
 from market.instruments import BUNDLED_RULES
 from market.intervals import INTERVAL_MINUTES
@@ -51,10 +51,6 @@ def load_minutes(path: str) -> pd.DataFrame:
     raw = pd.read_csv(path, dtype={"timestamp_ms": "int64", **{column: "float64" for column in COLUMNS}})
     index = pd.DatetimeIndex(pd.to_datetime(raw["timestamp_ms"], unit="ms", utc=True), name="start")
     return pd.DataFrame(raw[COLUMNS].to_numpy(), index=index, columns=COLUMNS)
-
-
-def bundled_files(data_dir: Path) -> dict[str, Path]:
-    return {path.name.split("_", 1)[0]: path for path in sorted(Path(data_dir).glob("*_1m.csv.gz"))}
 
 
 class ReplayClock:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -78,3 +79,8 @@ def find_gaps(frame: pd.DataFrame, interval: str = "1") -> list[tuple[pd.Timesta
 
 def _dec(value: float) -> Decimal:
     return Decimal(repr(float(value)))
+
+
+def bundled_files(data_dir: Path) -> dict[str, Path]:
+    """The bundled 1-minute candle files in ``data_dir`` by symbol (``BTCUSDT_1m.csv.gz`` -> ``BTCUSDT``)."""
+    return {path.name.split("_", 1)[0]: path for path in sorted(Path(data_dir).glob("*_1m.csv.gz"))}

@@ -8,7 +8,9 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
+from pathlib import Path
 
+from market.candles import bundled_files
 from market.errors import InvalidOrderError
 from market.types import InstrumentRules, OrderRequest, OrderType
 
@@ -77,3 +79,8 @@ class RulesCache:
         with self._lock:
             self._entries[symbol] = (self._clock() + self._ttl, rules)
         return rules
+
+
+def replay_symbols(data_dir: Path) -> list[str]:
+    """The symbols the offline replay can serve: a bundled candle file and known lot/tick rules for each."""
+    return sorted(set(bundled_files(data_dir)) & set(BUNDLED_RULES))

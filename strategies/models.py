@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from market.instruments import replay_symbols
 from market.intervals import INTERVAL_LABELS, INTERVAL_MINUTES
 from strategies.config import stop_loss_problem, validate_indicators
 
@@ -27,6 +28,20 @@ def validate_symbols(value):
         raise ValidationError("Each symbol may appear only once.")
     if len(value) > 50:
         raise ValidationError("At most 50 symbols per strategy.")
+    unservable = [symbol for symbol in value if symbol not in servable_symbols()] if servable_symbols() else []
+    if unservable:
+        raise ValidationError(
+            f"{', '.join(unservable)}: not in the bundled replay data, which has {', '.join(servable_symbols())}. "
+            f"Paper trading on replay (MARKET_DATA=replay) can only trade those; set MARKET_DATA=bybit to paper-trade "
+            f"other symbols on Bybit's live prices.")
+
+
+def servable_symbols() -> list[str]:
+    """The symbols the configured market data can serve, or [] when any listed USDT perpetual will do (Bybit's own
+    prices: an unknown symbol is then refused by the exchange, and a cycle that fails on it says so)."""
+    if settings.EXCHANGE_MODE == "paper" and settings.MARKET_DATA == "replay":
+        return replay_symbols(settings.CANDLE_DATA_DIR)
+    return []
 
 
 class StrategyType(models.TextChoices):

@@ -7,8 +7,8 @@ import pytest
 from django.conf import settings
 
 from exchange.models import ReplayState
-from exchange.replay import ReplayClock, ReplayMarketData, bundled_files, load_minutes
-from market.candles import candles_to_frame, closed_candles, resample
+from exchange.replay import ReplayClock, ReplayMarketData, load_minutes
+from market.candles import bundled_files, candles_to_frame, closed_candles, resample
 from market.errors import InvalidOrderError
 from tests.helpers import SetClock
 

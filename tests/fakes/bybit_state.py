@@ -290,8 +290,8 @@ def bundled_kline_rows(symbol: str, interval: str, count: int = 1000) -> list[li
     """The last ``count`` candles of the bundled real data, in Bybit's wire rows, oldest first."""
     from django.conf import settings
 
-    from exchange.replay import bundled_files, load_minutes
-    from market.candles import resample
+    from exchange.replay import load_minutes
+    from market.candles import bundled_files, resample
 
     files = bundled_files(settings.CANDLE_DATA_DIR)
     if symbol not in files:

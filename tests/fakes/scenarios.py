@@ -23,7 +23,8 @@ CODES = {"LONG": 1, "SHORT": -1}
 def _minutes(symbol: str) -> pd.DataFrame:
     from django.conf import settings
 
-    from exchange.replay import bundled_files, load_minutes
+    from exchange.replay import load_minutes
+    from market.candles import bundled_files
 
     return load_minutes(str(bundled_files(settings.CANDLE_DATA_DIR)[symbol]))
 

@@ -193,3 +193,26 @@ def test_every_endpoint_needs_a_login(anonymous_api_client, make_strategy):
         response = getattr(anonymous_api_client, method)(path, format="json")
         assert response.status_code in (401, 403), (method, path)
     assert Strategy.objects.get(pk=strategy.pk).name == "alpha"
+
+
+def test_a_symbol_the_replay_cannot_serve_is_refused_with_the_ones_it_can(api_client, settings, client, user):
+    """Issue 18, defect 6: a DOGEUSDT strategy was accepted on replay data that has no DOGEUSDT, then failed every
+    cycle. It is refused where it is saved (API, form, admin: the model's validator), saying what replay has."""
+    settings.EXCHANGE_MODE, settings.MARKET_DATA = "paper", "replay"
+
+    response = api_client.post("/api/strategies", {**BODY, "symbols": ["BTCUSDT", "DOGEUSDT"]}, format="json")
+
+    assert response.status_code == 400
+    [message] = response.json()["symbols"]
+    assert message.startswith("DOGEUSDT: not in the bundled replay data, which has BTCUSDT, ETHUSDT, SOLUSDT.")
+    assert "MARKET_DATA=bybit" in message
+    client.force_login(user)
+    page = client.post("/strategies/new", {"name": "doge", "type": "scalping", "symbols": "DOGEUSDT",
+                                           "timeframe": "5", "risk_percentage": "1", "max_positions": "1",
+                                           "stop_loss_percentage": "1", "take_profit_percentage": "2",
+                                           "leverage": "1", "min_ai_confidence": "70"})
+    assert "not in the bundled replay data" in page.content.decode()
+    assert not Strategy.objects.exists()
+
+    settings.MARKET_DATA = "bybit"  # Bybit's prices serve any listed perpetual
+    assert api_client.post("/api/strategies", {**BODY, "symbols": ["DOGEUSDT"]}, format="json").status_code == 201

@@ -24,8 +24,8 @@ import pandas as pd
 from django.conf import settings
 
 from exchange.downloader import cache_directory
-from exchange.replay import bundled_files, load_minutes
-from market.candles import COLUMNS, find_gaps
+from exchange.replay import load_minutes
+from market.candles import COLUMNS, bundled_files, find_gaps
 from market.instruments import check_symbol
 
 BUNDLED, CACHE = "bundled", "cache"
