@@ -12,6 +12,7 @@ class CoreConfig(AppConfig):
     verbose_name = "Bot"
 
     def ready(self):
+        # Imported here, not at the top: models and the modules that use them load only once the registry is ready.
         from django.contrib.auth import get_user_model
         from django.contrib.auth.signals import user_logged_out
         from django.db.models.signals import post_delete, post_save

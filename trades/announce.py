@@ -7,11 +7,10 @@ from __future__ import annotations
 
 from core.events import Event, publish
 from core.notifications import notify
+from trades.serializers import TradeSerializer
 
 
 def _payload(trade) -> dict:
-    from trades.serializers import TradeSerializer
-
     return TradeSerializer(trade).data
 
 

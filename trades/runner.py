@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from ai.service import ai_unavailable_reason, get_ai_service
 from core.events import Event, publish
 from exchange.factory import get_exchange
 from strategies.models import Strategy
@@ -18,8 +19,6 @@ from trades.queries import bot_status
 
 
 def build_cycle(*, dry_run: bool = False) -> TradingCycle:
-    from ai.service import ai_unavailable_reason, get_ai_service
-
     return TradingCycle(exchange=get_exchange(), ai_service=get_ai_service(),
                         ai_unavailable_reason=ai_unavailable_reason(), kline_limit=settings.CYCLE_KLINE_LIMIT,
                         lock_seconds=settings.CYCLE_LOCK_SECONDS, max_notional=settings.MAX_ORDER_NOTIONAL,
