@@ -1,14 +1,16 @@
 """AI confirmation: ask an OpenAI-compatible model whether to take a signal, and remember the answer.
 
 ``AIService.decide`` returns an ``AIDecision`` or raises ``AIUnavailable`` with a reason a person can
-read; the cycle then skips the trade, it never trades on a guess. Every question is recorded as an
+read; the cycle then skips the trade, it never trades on a guess. Every question is recorded as one
 ``AICall`` (model, prompt version, latency, tokens, cost, status); a valid answer doubles as the cache,
-so the same strategy, symbol, timeframe and candle is never asked twice.
+so the same strategy, symbol, timeframe and candle is never asked twice. What the answer means for the
+signal is ``ai.verdict``'s; what it cost, ``ai.pricing``'s.
 
-Retries live here, in one layer: the SDK client runs with ``max_retries=0`` and ``decide`` retries
-rate limits (honouring Retry-After), 408/409/5xx answers, timeouts and dropped connections with
-exponential backoff, at most ``max_retries`` times. A malformed answer is not retried: it is recorded
-as invalid and reported.
+Retries are the openai SDK's own, the only layer: the client runs with ``max_retries``
+(``OPENAI_MAX_RETRIES``) and retries rate limits (waiting the server's ``retry-after-ms`` or
+``Retry-After``; one beyond two minutes is not waited for, the trade is skipped now rather than late),
+408/409/5xx answers, timeouts and dropped connections with exponential backoff. What still fails is
+recorded and reported. A malformed answer is a 200: it is not retried, it is recorded as invalid.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -26,6 +27,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from ai.models import AICall
+from ai.pricing import cost_usd
 from ai.prompt import (
     PROMPT_VERSION,
     RESPONSE_FORMAT,
@@ -34,21 +36,12 @@ from ai.prompt import (
     parse_decision,
     render_messages,
 )
+from ai.verdict import AIDecision
 
 logger = logging.getLogger(__name__)
 
 NO_KEY_REASON = "AI confirmation is off: OPENAI_API_KEY is not set; strategies that require it do not trade."
-RETRYABLE_STATUS = {408, 409, 429}
-MILLION = Decimal(1_000_000)
-
-
-@dataclass(frozen=True)
-class AIDecision:
-    action: str  # LONG, SHORT or HOLD
-    confidence: int  # 0..100
-    reasoning: str
-    risk_level: str  # LOW, MEDIUM or HIGH
-    cached: bool = False
+MICRO_USD = Decimal("0.000001")  # AICall.cost_usd's precision
 
 
 class AIUnavailable(Exception):
@@ -61,21 +54,17 @@ class AIUnavailable(Exception):
 
 class AIService:
     def __init__(self, *, client: openai.OpenAI | None, model: str, prompt_version: str = PROMPT_VERSION,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
-                 max_retries: int | None = None, backoff_base: float = 0.5, max_backoff: float = 8.0,
+                 clock: Callable[[], float] = time.monotonic, max_retries: int | None = None,
                  timeout: float | None = None, price_input_per_mtok: Decimal | None = None,
                  price_output_per_mtok: Decimal | None = None):
-        # One retry layer: ours. The SDK would otherwise retry inside each of our attempts.
-        options = {"max_retries": 0} if timeout is None else {"max_retries": 0, "timeout": timeout}
+        # The SDK's retries are the only ones, at our count whatever the client was built with.
+        self.max_retries = settings.OPENAI_MAX_RETRIES if max_retries is None else max_retries
+        options = {"max_retries": self.max_retries} | ({} if timeout is None else {"timeout": timeout})
         self.client = client.with_options(**options) if client is not None else None
         self.model = model
         self.prompt_version = prompt_version
         load_template(prompt_version)  # a missing template fails here, not on the first signal
         self.clock = clock
-        self.sleep = sleep
-        self.max_retries = settings.OPENAI_MAX_RETRIES if max_retries is None else max_retries
-        self.backoff_base = backoff_base
-        self.max_backoff = max_backoff
         self.price_input = Decimal(settings.OPENAI_PRICE_INPUT_PER_MTOK if price_input_per_mtok is None
                                    else price_input_per_mtok)
         self.price_output = Decimal(settings.OPENAI_PRICE_OUTPUT_PER_MTOK if price_output_per_mtok is None
@@ -95,7 +84,9 @@ class AIService:
                                    indicators=indicators, recent_candles=recent_candles)
         started = self.clock()
         try:
-            completion = self._ask(messages, log)
+            raw = self.client.chat.completions.with_raw_response.create(
+                model=self.model, messages=messages, response_format=RESPONSE_FORMAT)
+            completion = raw.parse()
         except openai.OpenAIError as error:
             reason = f"the AI call failed: {_describe(error)}"
             self._record(key, self._since(started), status=AICall.Status.ERROR, error=reason)
@@ -121,8 +112,9 @@ class AIService:
             if winner is not None:
                 return winner
             raise
+        # The SDK logs its retries on the "openai" logger, quiet below WARNING: say here how many it took.
         logger.info("AI decision", extra={**log, "action": answer["action"], "confidence": answer["confidence"],
-                                           "latency_ms": latency_ms})
+                                           "latency_ms": latency_ms, "retries": raw.retries_taken})
         return AIDecision(**answer)
 
     def cached_decision(self, *, strategy, symbol: str, timeframe: str, candle_time: datetime) -> AIDecision | None:
@@ -131,34 +123,11 @@ class AIService:
                 .only("action", "confidence", "reasoning", "risk_level").first())
         if call is None:
             return None
-        return AIDecision(action=call.action, confidence=call.confidence, reasoning=call.reasoning,
-                          risk_level=call.risk_level, cached=True)
+        return AIDecision.from_call(call)
 
     def cost(self, prompt_tokens: int, completion_tokens: int) -> Decimal:
-        cost = (prompt_tokens * self.price_input + completion_tokens * self.price_output) / MILLION
-        return cost.quantize(Decimal("0.000001"))
-
-    def _ask(self, messages: list[dict], log: dict):
-        for attempt in range(self.max_retries + 1):
-            try:
-                return self.client.chat.completions.create(model=self.model, messages=messages,
-                                                           response_format=RESPONSE_FORMAT)
-            except openai.OpenAIError as error:
-                if attempt >= self.max_retries or not _retryable(error):
-                    raise
-                delay = self._backoff(attempt, error)
-                logger.info("AI call will be retried", extra={**log, "attempt": attempt + 1, "delay_s": delay,
-                                                              "error": _describe(error)})
-                self.sleep(delay)
-        raise AssertionError("unreachable")
-
-    def _backoff(self, attempt: int, error: openai.OpenAIError) -> float:
-        """The server's Retry-After when it gives one, else base * 2^attempt; never above max_backoff."""
-        response = getattr(error, "response", None)
-        wanted = _retry_after(response.headers) if response is not None else None
-        if wanted is None:
-            wanted = self.backoff_base * 2 ** attempt
-        return max(0.0, min(wanted, self.max_backoff))
+        return cost_usd(prompt_tokens, completion_tokens, input_per_mtok=self.price_input,
+                        output_per_mtok=self.price_output).quantize(MICRO_USD)
 
     def _since(self, started: float) -> int:
         return max(0, round((self.clock() - started) * 1000))
@@ -177,34 +146,13 @@ def get_ai_service() -> AIService | None:
     if not settings.OPENAI_API_KEY:
         return None
     client = openai.OpenAI(api_key=settings.OPENAI_API_KEY, base_url=settings.OPENAI_BASE_URL,
-                           timeout=settings.OPENAI_TIMEOUT, max_retries=0)
-    return AIService(client=client, model=settings.OPENAI_MODEL, prompt_version=PROMPT_VERSION,
-                     max_retries=settings.OPENAI_MAX_RETRIES)
+                           timeout=settings.OPENAI_TIMEOUT, max_retries=settings.OPENAI_MAX_RETRIES)
+    return AIService(client=client, model=settings.OPENAI_MODEL, prompt_version=PROMPT_VERSION)
 
 
 def ai_unavailable_reason() -> str | None:
     """Why strategies that require AI confirmation cannot trade now, or None when they can."""
     return None if settings.OPENAI_API_KEY else NO_KEY_REASON
-
-
-def _retryable(error: openai.OpenAIError) -> bool:
-    if isinstance(error, openai.APIConnectionError):  # includes APITimeoutError
-        return True
-    if isinstance(error, openai.APIStatusError):
-        return error.status_code in RETRYABLE_STATUS or error.status_code >= 500
-    return False
-
-
-def _retry_after(headers) -> float | None:
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value is None:
-            continue
-        try:
-            return float(value) * scale
-        except ValueError:  # an HTTP date: fall back to our own backoff
-            return None
-    return None
 
 
 def _parse(completion) -> dict:

@@ -27,6 +27,7 @@ import pandas as pd
 from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
+from ai.verdict import verdict
 from core.security import strategy_trading_refusal
 from exchange.base import Exchange
 from market.candles import candles_to_frame, closed_candles
@@ -256,12 +257,10 @@ class TradingCycle:
                                                    f"{getattr(answer, 'reason', answer)}")
                 continue
             pair.ai_confidence, pair.ai_reasoning = answer.confidence, answer.reasoning
-            if answer.action != pair.action:
-                pair.stop(DecisionOutcome.SKIPPED, f"AI disagrees: it says {answer.action} "
-                                                   f"({answer.confidence}%): {answer.reasoning}")
-            elif answer.confidence < pair.strategy.min_ai_confidence:
-                pair.stop(DecisionOutcome.SKIPPED, f"AI confidence {answer.confidence} is below the strategy's "
-                                                   f"minimum {pair.strategy.min_ai_confidence}")
+            judged = verdict(answer, side=pair.action, min_confidence=pair.strategy.min_ai_confidence,
+                             with_reasoning=True)
+            if not judged.confirms:
+                pair.stop(DecisionOutcome.SKIPPED, judged.reason)
 
     def _ask_ai(self, pair: PairOutcome):
         try:

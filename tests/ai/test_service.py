@@ -1,4 +1,8 @@
-"""AI confirmation through the real openai SDK against the loopback fake server."""
+"""AI confirmation through the real openai SDK against the loopback fake server.
+
+Retries are the SDK's: these tests check what a person sees of them (how many requests reached the
+server, the answer or the reason given up), with ``retry-after-ms: 1`` so a retry waits a millisecond.
+"""
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -41,15 +45,9 @@ def recent_candles() -> pd.DataFrame:
 
 
 @pytest.fixture
-def sleeps():
-    return []
-
-
-@pytest.fixture
-def service(fake_openai, sleeps):
+def service(fake_openai):
     return AIService(client=fake_openai.client(), model="gpt-test", prompt_version="v1", clock=FakeClock(),
-                     sleep=sleeps.append, max_retries=2, price_input_per_mtok=Decimal("0.15"),
-                     price_output_per_mtok=Decimal("0.60"))
+                     max_retries=2, price_input_per_mtok=Decimal("0.15"), price_output_per_mtok=Decimal("0.60"))
 
 
 @pytest.fixture
@@ -121,62 +119,89 @@ def test_a_malformed_answer_is_rejected_recorded_as_invalid_and_not_cached(servi
     assert list(AICall.objects.order_by("id").values_list("status", flat=True)) == ["invalid", "ok"]
 
 
-def test_rate_limits_are_retried_after_the_servers_retry_after(service, strategy, fake_openai, sleeps):
-    fake_openai.rate_limit(times=2, retry_after="1.5")
+def test_rate_limits_are_retried_until_an_answer_comes(service, strategy, fake_openai):
+    fake_openai.rate_limit(times=2, retry_after_ms="1")
     assert ask(service, strategy).action == "LONG"
-    assert sleeps == [1.5, 1.5]
     assert len(fake_openai.completions) == 3
-    assert AICall.objects.get().status == "ok"
+    call = AICall.objects.get()  # one question, one row, however many requests it took
+    assert (call.status, call.prompt_tokens) == ("ok", 812)
 
 
-def test_server_errors_are_retried_with_exponential_backoff(service, strategy, fake_openai, sleeps):
-    fake_openai.fail(status=503, times=2)
+def test_a_rate_limit_waits_the_servers_retry_after(service, strategy, fake_openai):
+    fake_openai.rate_limit(times=1, retry_after="0.6")  # longer than the SDK's own first backoff (at most 0.5 s)
+    assert ask(service, strategy).action == "LONG"
+    first, second = (request["at"] for request in fake_openai.requests)
+    assert second - first >= 0.6
+
+
+def test_server_errors_are_retried(service, strategy, fake_openai):
+    fake_openai.fail(status=503, times=2, retry_after_ms="1")
     assert ask(service, strategy).confidence == 80
-    assert sleeps == [0.5, 1.0]
+    assert len(fake_openai.completions) == 3
 
 
-def test_a_retry_after_beyond_the_cap_waits_only_the_cap(service, strategy, fake_openai, sleeps):
-    fake_openai.rate_limit(times=1, retry_after="120")
-    ask(service, strategy)
-    assert sleeps == [8.0]
+def test_a_retry_after_beyond_two_minutes_is_not_waited_for(service, strategy, fake_openai):
+    fake_openai.rate_limit(times=1, retry_after="600")
+    with pytest.raises(AIUnavailable, match="HTTP 429"):
+        ask(service, strategy)  # the trade is skipped now rather than taken ten minutes late
+    assert len(fake_openai.completions) == 1
 
 
-def test_it_gives_up_after_its_retries_and_records_the_failure(service, strategy, fake_openai, sleeps):
-    fake_openai.rate_limit(times=3)
+def test_it_gives_up_after_its_retries_and_records_the_failure(service, strategy, fake_openai):
+    fake_openai.rate_limit(times=3, retry_after_ms="1")
     with pytest.raises(AIUnavailable) as error:
         ask(service, strategy)
     assert error.value.reason == "the AI call failed: HTTP 429 from the AI server: Rate limit reached for requests"
-    assert len(fake_openai.completions) == 3 and len(sleeps) == 2
+    assert len(fake_openai.completions) == 3  # max_retries=2: the first request and two retries
     call = AICall.objects.get()
     assert (call.status, call.error, call.prompt_tokens, call.cost_usd) == ("error", error.value.reason, 0, 0)
 
 
-def test_a_wrong_key_is_not_retried(fake_openai, strategy, sleeps):
-    service = AIService(client=fake_openai.client(api_key="sk-wrong"), model="gpt-test", prompt_version="v1",
-                        sleep=sleeps.append, max_retries=2)
-    with pytest.raises(AIUnavailable, match="HTTP 401"):
-        ask(service, strategy)
-    assert len(fake_openai.completions) == 1 and sleeps == []
-
-
-def test_a_slow_server_times_out_and_is_retried_then_reported(fake_openai, strategy, sleeps):
-    fake_openai.slow(5)
-    service = AIService(client=fake_openai.client(), model="gpt-test", prompt_version="v1", sleep=sleeps.append,
-                        max_retries=1, timeout=0.2)
+def test_a_persistent_server_error_is_reported_after_the_retries(service, strategy, fake_openai):
+    fake_openai.fail(status=500, times=3, retry_after_ms="1")
     with pytest.raises(AIUnavailable) as error:
         ask(service, strategy)
-    assert error.value.reason == "the AI call failed: the request timed out"
-    assert len(fake_openai.completions) == 2 and sleeps == [0.5]
+    assert error.value.reason == ("the AI call failed: HTTP 500 from the AI server: The server had an error while "
+                                  "processing your request.")
+    assert len(fake_openai.completions) == 3
     assert AICall.objects.get().status == "error"
 
 
-def test_a_client_with_sdk_retries_still_retries_only_once_per_attempt(fake_openai, strategy, sleeps):
+def test_a_wrong_key_is_not_retried(fake_openai, strategy):
+    service = AIService(client=fake_openai.client(api_key="sk-wrong"), model="gpt-test", prompt_version="v1",
+                        max_retries=2)
+    with pytest.raises(AIUnavailable, match="HTTP 401"):
+        ask(service, strategy)
+    assert len(fake_openai.completions) == 1
+
+
+def test_a_slow_server_times_out_and_is_retried_then_reported(fake_openai, strategy):
+    fake_openai.slow(5)
+    service = AIService(client=fake_openai.client(), model="gpt-test", prompt_version="v1", max_retries=1,
+                        timeout=0.2)
+    with pytest.raises(AIUnavailable) as error:
+        ask(service, strategy)
+    assert error.value.reason == "the AI call failed: the request timed out"
+    assert len(fake_openai.completions) == 2
+    assert AICall.objects.get().status == "error"
+
+
+def test_the_services_max_retries_wins_over_the_clients(fake_openai, strategy):
     service = AIService(client=fake_openai.client(max_retries=5), model="gpt-test", prompt_version="v1",
-                        sleep=sleeps.append, max_retries=0)
-    fake_openai.fail(status=500, times=1)
+                        max_retries=0)
+    fake_openai.fail(status=500, times=1, retry_after_ms="1")
     with pytest.raises(AIUnavailable, match="HTTP 500"):
         ask(service, strategy)
-    assert len(fake_openai.completions) == 1  # the SDK's own retries are switched off: one layer only
+    assert len(fake_openai.completions) == 1  # OPENAI_MAX_RETRIES is the one count, whatever the client says
+
+
+def test_the_service_from_settings_retries_as_many_times_as_the_settings_say(settings, strategy, fake_openai):
+    settings.OPENAI_API_KEY, settings.OPENAI_BASE_URL = fake_openai.api_key, fake_openai.url + "/v1"
+    settings.OPENAI_MAX_RETRIES = 1
+    fake_openai.fail(status=502, times=2, retry_after_ms="1")
+    with pytest.raises(AIUnavailable, match="HTTP 502"):
+        ask(get_ai_service(), strategy)
+    assert len(fake_openai.completions) == 2
 
 
 def test_an_answer_stored_first_by_another_worker_wins(service, strategy, fake_openai):

@@ -4,7 +4,9 @@ It answers like the API (a ``chat.completion`` object with ``usage``), its conte
 as JSON. Switches make it misbehave the ways a model or the service can: ``answer(...)`` sets the
 decision, ``malformed(kind)`` sends content that is not a usable decision, ``rate_limit(times)``
 answers 429 with Retry-After, ``fail(status, times)`` answers 5xx, ``slow(seconds)`` holds every answer
-(beyond a client's timeout, the client gives up). Every request is recorded in ``requests``.
+(beyond a client's timeout, the client gives up). ``retry_after_ms`` on the error switches adds the
+``retry-after-ms`` header the SDK prefers, so a test's retries wait a millisecond, not the SDK's half-second
+backoff. Every request is recorded in ``requests``, with its arrival time.
 Fixture: ``fake_openai``; use it with ``OpenAI(base_url=fake.url + "/v1", api_key=fake.api_key)``.
 """
 
@@ -33,7 +35,7 @@ MALFORMED = {
 class FakeOpenAI:
     def __init__(self, api_key: str = FAKE_KEY):
         self.api_key = api_key
-        self.requests: list[dict] = []  # every request: {"path", "body"}
+        self.requests: list[dict] = []  # every request: {"path", "body", "at" (time.monotonic())}
         self.prompt_tokens = 812
         self.completion_tokens = 64
         self._lock = threading.Lock()
@@ -61,19 +63,20 @@ class FakeOpenAI:
         with self._lock:
             self._scripted.extend([(200, {}, self._completion(MALFORMED[kind]))] * times)
 
-    def rate_limit(self, times: int = 1, retry_after: str = "1") -> None:
-        """The next ``times`` requests get 429 with ``Retry-After: retry_after``."""
+    def rate_limit(self, times: int = 1, retry_after: str = "1", retry_after_ms: str | None = None) -> None:
+        """The next ``times`` requests get 429 with ``Retry-After: retry_after`` (and ``retry-after-ms``)."""
         body = {"error": {"message": "Rate limit reached for requests", "type": "requests",
                           "param": None, "code": "rate_limit_exceeded"}}
+        headers = {"Retry-After": retry_after, **_ms_header(retry_after_ms)}
         with self._lock:
-            self._scripted.extend([(429, {"Retry-After": retry_after}, body)] * times)
+            self._scripted.extend([(429, headers, body)] * times)
 
-    def fail(self, status: int = 500, times: int = 1) -> None:
-        """The next ``times`` requests get ``status``."""
+    def fail(self, status: int = 500, times: int = 1, retry_after_ms: str | None = None) -> None:
+        """The next ``times`` requests get ``status`` (with ``retry-after-ms`` when given)."""
         body = {"error": {"message": "The server had an error while processing your request.",
                           "type": "server_error", "param": None, "code": None}}
         with self._lock:
-            self._scripted.extend([(status, {}, body)] * times)
+            self._scripted.extend([(status, _ms_header(retry_after_ms), body)] * times)
 
     def slow(self, seconds: float) -> None:
         """Hold every answer this long (0: answer at once)."""
@@ -88,7 +91,7 @@ class FakeOpenAI:
         return f"http://{host}:{port}"
 
     def client(self, **options):
-        """The real SDK client pointed at this fake (no SDK retries unless asked)."""
+        """The real SDK client pointed at this fake (no SDK retries unless asked; ``AIService`` sets its own)."""
         import openai
 
         return openai.OpenAI(**{"base_url": self.url + "/v1", "api_key": self.api_key, "max_retries": 0,
@@ -124,7 +127,7 @@ class FakeOpenAI:
 
     def _respond(self, path: str, authorization: str, body: dict) -> tuple[int, dict, dict]:
         with self._lock:
-            self.requests.append({"path": path, "body": body})
+            self.requests.append({"path": path, "body": body, "at": time.monotonic()})
             delay = self._delay
         if path.rstrip("/") != "/v1/chat/completions":
             return 404, {}, {"error": {"message": f"Unknown path {path}", "type": "invalid_request_error"}}
@@ -172,6 +175,10 @@ class FakeOpenAI:
                 pass
 
         return Handler
+
+
+def _ms_header(retry_after_ms: str | None) -> dict:
+    return {} if retry_after_ms is None else {"retry-after-ms": retry_after_ms}
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ def ai_strategy(long_signal):
 
 @pytest.fixture
 def ai(fake_openai):
-    return AIService(client=fake_openai.client(), model="gpt-test", sleep=lambda seconds: None)
+    return AIService(client=fake_openai.client(), model="gpt-test")
 
 
 def test_a_confirmed_signal_trades_with_the_ai_reasoning(ai_strategy, make_cycle, fake_bybit, fake_openai, ai):

@@ -19,14 +19,15 @@ from django.conf import settings
 from django.db.models import Avg
 
 from ai.models import AICall
+from ai.pricing import cost_usd
 from ai.prompt import PROMPT_VERSION, render_messages
+from ai.verdict import AIDecision, verdict
 from strategies.indicators import INDICATOR_COLUMNS
 from trades.backtest.inputs import SignalEvents, StrategySpec
 
 CHARS_PER_TOKEN = 4  # a rough rule for English and numbers; used only when no call has been recorded yet
 COMPLETION_TOKENS = 120  # a decision's JSON with a one-paragraph reasoning
 RECENT_CANDLES = 20  # what the live cycle sends (trades.cycle.AI_RECENT_CANDLES)
-MILLION = Decimal(1_000_000)
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,8 @@ def estimate(spec: StrategySpec, symbol: str, events: SignalEvents, frame: pd.Da
         prompt, completion, measured = round(recorded["p"]), round(recorded["c"] or 0), True
     else:
         prompt, completion, measured = _prompt_tokens(spec, symbol, events, frame), COMPLETION_TOKENS, False
-    each = (prompt * Decimal(settings.OPENAI_PRICE_INPUT_PER_MTOK)
-            + completion * Decimal(settings.OPENAI_PRICE_OUTPUT_PER_MTOK)) / MILLION
+    each = cost_usd(prompt, completion, input_per_mtok=settings.OPENAI_PRICE_INPUT_PER_MTOK,
+                    output_per_mtok=settings.OPENAI_PRICE_OUTPUT_PER_MTOK)
     return AIEstimate(questions=len(events), cached=cached, prompt_tokens=prompt, completion_tokens=completion,
                       cost_usd=each * len(events), measured=measured)
 
@@ -77,11 +78,7 @@ def cache_filter(spec: StrategySpec, symbol: str, events: SignalEvents) -> Calla
         wanted = "LONG" if actions[index] > 0 else "SHORT"
         if call is None:
             return "AI: no cached answer for this candle (a backtest never calls the API)"
-        if call.action != wanted:
-            return f"AI disagrees: it says {call.action} ({call.confidence}%)"
-        if call.confidence < spec.min_ai_confidence:
-            return f"AI confidence {call.confidence} is below the strategy's minimum {spec.min_ai_confidence}"
-        return ""
+        return verdict(AIDecision.from_call(call), side=wanted, min_confidence=spec.min_ai_confidence).reason
 
     return check
 
