@@ -114,3 +114,39 @@ def stop_loss_problem(stop_loss_percentage, leverage) -> str | None:
 
 def _floor(value: Decimal) -> Decimal:
     return value.quantize(Decimal("0.01"), rounding=ROUND_FLOOR)
+
+
+MAX_TARGETS = 3
+
+
+def validate_take_profit_targets(value) -> list[dict]:
+    """Partial take-profit targets, checked: a list of up to three ``{"percent": p, "share": s}`` with 0 < p,
+    0 < s <= 1, rising percents, shares adding up to at most 1. Returns them as Decimals; raises ValidationError."""
+    if value in (None, ""):
+        return []
+    if not isinstance(value, list) or len(value) > MAX_TARGETS:
+        raise ValidationError(f'Take-profit targets are a list of at most {MAX_TARGETS} objects such as '
+                              f'[{{"percent": 1.5, "share": 0.5}}].')
+    targets, problems = [], []
+    for number, target in enumerate(value, start=1):
+        if not isinstance(target, dict) or set(target) != {"percent", "share"}:
+            problems.append(f'target {number} must be {{"percent": ..., "share": ...}}, got {target!r}.')
+            continue
+        try:
+            percent, share = (Decimal(str(target[key])) for key in ("percent", "share"))
+        except (ArithmeticError, ValueError):
+            problems.append(f"target {number}: percent and share must be numbers, got {target!r}.")
+            continue
+        if not (percent.is_finite() and 0 < percent <= 1000):
+            problems.append(f"target {number}: percent must be more than 0 and at most 1000, got {percent}.")
+        if not (share.is_finite() and 0 < share <= 1):
+            problems.append(f"target {number}: share must be more than 0 and at most 1, got {share}.")
+        targets.append({"percent": percent, "share": share})
+    if not problems:
+        if any(later["percent"] <= earlier["percent"] for earlier, later in zip(targets, targets[1:], strict=False)):
+            problems.append("take-profit targets must be in rising order of percent.")
+        if sum(target["share"] for target in targets) > 1:
+            problems.append("the targets' shares add up to more than 1 (the whole position).")
+    if problems:
+        raise ValidationError(problems)
+    return targets

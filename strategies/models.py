@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from market.instruments import replay_symbols
 from market.intervals import INTERVAL_LABELS, INTERVAL_MINUTES
-from strategies.config import stop_loss_problem, validate_indicators
+from strategies.catalogue import known_types
+from strategies.config import stop_loss_problem, validate_indicators, validate_take_profit_targets
 
 SYMBOL_PATTERN = re.compile(r"^[A-Z0-9]{2,25}USDT$")
 TIMEFRAME_CHOICES = list(INTERVAL_LABELS.items())
@@ -45,8 +46,15 @@ def servable_symbols() -> list[str]:
 
 
 class StrategyType(models.TextChoices):
+    """The two built-in classes' keys (``strategies.builtin``); any class in STRATEGY_DIRS is a type too."""
+
     SCALPING = "scalping", "Scalping"
     TREND_FOLLOWING = "trend_following", "Trend following"
+
+
+def validate_strategy_type(value):
+    if value not in known_types():
+        raise ValidationError(f'"{value}" is not a strategy type; use one of {", ".join(known_types())}.')
 
 
 def _percent(maximum, *, allow_zero=False):
@@ -65,7 +73,10 @@ class Strategy(models.Model):
     PAUSED_INDEFINITELY = datetime(9999, 12, 31, tzinfo=UTC)
 
     name = models.CharField(max_length=255, unique=True)
-    type = models.CharField(max_length=50, choices=StrategyType.choices)
+    # The strategy class (``strategies.sdk``): a built-in's name or a class in STRATEGY_DIRS. Checked against the
+    # classes loaded when saved (``clean``), not by the database: a class file can come and go.
+    type = models.CharField(max_length=100, validators=[validate_strategy_type],
+                            help_text="The strategy class: a built-in or one in STRATEGY_DIRS.")
     is_active = models.BooleanField(default=False, db_index=True)
     symbols = models.JSONField(default=list, validators=[validate_symbols],
                                help_text='USDT perpetuals to trade, e.g. ["BTCUSDT", "ETHUSDT"].')
@@ -94,6 +105,19 @@ class Strategy(models.Model):
         max_digits=5, decimal_places=2, null=True, blank=True, validators=_percent(100),
         help_text="Pause the strategy for the rest of the day once its realized loss reaches this share of "
                   "equity. Empty: no limit.")
+    trailing_stop_percentage = models.DecimalField(
+        max_digits=5, decimal_places=2, null=True, blank=True, validators=_percent(Decimal("99.99")),
+        help_text="Trail the stop this far behind the best price reached, in percent. Empty: a fixed stop.")
+    trailing_activation_percentage = models.DecimalField(
+        max_digits=6, decimal_places=2, null=True, blank=True, validators=_percent(Decimal("999.99"), allow_zero=True),
+        help_text="Start trailing once the profit reaches this, in percent (0 or empty: from the entry).")
+    exit_after_candles = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(10000)],
+        help_text="Close a trade after this many candles of the strategy's timeframe. Empty: no time exit.")
+    take_profit_targets = models.JSONField(
+        default=list, blank=True, validators=[validate_take_profit_targets],
+        help_text='Partial take-profits: up to three {"percent": 1.5, "share": 0.5} targets, shares adding up to at '
+                  'most 1. Empty: the one take-profit above.')
     use_ai_confirmation = models.BooleanField(default=False)
     min_ai_confidence = models.PositiveSmallIntegerField(
         default=70, validators=[MinValueValidator(0), MaxValueValidator(100)],
@@ -144,9 +168,6 @@ class Strategy(models.Model):
                 | Q(max_daily_loss_percentage__gt=0, max_daily_loss_percentage__lte=100),
                 name="strategy_daily_loss_in_range",
                 violation_error_message="Daily loss limit must be empty, or more than 0% and at most 100%."),
-            models.CheckConstraint(
-                condition=Q(type__in=StrategyType.values), name="strategy_type_known",
-                violation_error_message="Type must be scalping or trend_following."),
             models.CheckConstraint(
                 condition=Q(timeframe__in=[value for value, _ in TIMEFRAME_CHOICES]), name="strategy_timeframe_known",
                 violation_error_message="Timeframe must be a Bybit kline interval."),

@@ -82,6 +82,8 @@ SETTINGS: list[Setting] = [
     Setting("BYBIT_WS_URL", "(mode's endpoint)", "Bybit-v5-compatible public WebSocket base, e.g. wss://host."),
     Setting("BYBIT_RECV_WINDOW", "5000", "recv_window in ms for signed requests."),
     Setting("BYBIT_TIMEOUT", "10", "Seconds before a Bybit HTTP call times out."),
+    Setting("STRATEGY_DIRS", "./user_strategies", "Comma-separated folders whose *.py files hold your strategy "
+            "classes (docs/strategies.md), loaded beside the built-ins; a changed file is read at the next cycle."),
     Setting("MARKET_DATA", "replay", "Paper mode's prices: replay (bundled real 1m candles, offline) or bybit "
             "(Bybit's public endpoints)."),
     Setting("REPLAY_SPEED", "1", "Replay mode: bundled minutes that pass per real minute."),

@@ -264,6 +264,8 @@ PAPER_INITIAL_BALANCE = env.decimal("PAPER_INITIAL_BALANCE", "10000", min_value=
 PAPER_FEE_RATE = env.decimal("PAPER_FEE_RATE", "0.00055", min_value=Decimal("0"), max_value=Decimal("0.01"))
 PAPER_SLIPPAGE_BPS = env.decimal("PAPER_SLIPPAGE_BPS", "2", min_value=Decimal("0"), max_value=Decimal("500"))
 CANDLE_DATA_DIR = BASE_DIR / "exchange" / "data"
+# Relative folders are read from the project directory, like TRADEBOT_DATA_DIR.
+STRATEGY_DIRS = [(BASE_DIR / folder).resolve() for folder in env.list("STRATEGY_DIRS", ["user_strategies"])]
 
 # AI
 OPENAI_API_KEY = env.str("OPENAI_API_KEY")

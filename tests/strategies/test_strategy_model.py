@@ -23,7 +23,6 @@ VALID = {"name": "s", "type": "scalping", "symbols": ["BTCUSDT"], "timeframe": "
         ("take_profit_percentage", Decimal("0")),
         ("min_ai_confidence", 101),
         ("leverage", Decimal("0.5")),
-        ("type", "martingale"),
         ("timeframe", "7"),
     ],
 )

@@ -1,0 +1,80 @@
+"""The two built-in strategies, scalping and trend following, on the SDK like any trader's own.
+
+Their entry rules are the named conditions of ``strategies.rules`` (documented there) over the indicator columns of
+``strategies.indicators``; their parameters are the indicator periods and thresholds (``strategies.config``), with
+the same ranges, defaults and cross-checks (ema_short below ema_long ...) as before the SDK, so existing strategies
+keep their settings and their signals.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from strategies.config import INDICATOR_PARAMS, MAX_PERIOD, validate_indicators
+from strategies.indicators import INDICATOR_COLUMNS, compute_indicators, min_candles
+from strategies.rules import RULES, Condition
+from strategies.sdk.base import IStrategy
+from strategies.sdk.parameters import DecimalParameter, IntParameter
+
+
+def _declared() -> dict:
+    """INDICATOR_PARAMS as SDK parameters (a period from 1 to 500 candles, a threshold within its range)."""
+    parameters = {}
+    for name, param in INDICATOR_PARAMS.items():
+        high = param.maximum if param.maximum is not None else MAX_PERIOD
+        if param.integer:
+            parameters[name] = IntParameter(1, int(high), default=int(param.default), help=param.help)
+        else:
+            parameters[name] = DecimalParameter(0.01, float(high), default=float(param.default), decimals=2,
+                                                help=param.help)
+    return parameters
+
+
+class RuleBased(IStrategy):
+    """Shared by the built-ins: entries where every condition of one side holds (``strategies.rules``)."""
+
+    abstract = True
+    locals().update(_declared())
+
+    @classmethod
+    def clean_parameters(cls, values: dict | None) -> dict:
+        # The built-ins keep their own validation (and its messages): ranges plus the cross-checks.
+        return validate_indicators(values or {})
+
+    def __init__(self, parameters: dict | None = None):
+        super().__init__(parameters)
+        self.startup_candle_count = min_candles(self.parameters)
+
+    def conditions(self, frame: pd.DataFrame) -> list[Condition]:
+        columns = {name: frame[name].to_numpy(dtype="float64") for name in (*INDICATOR_COLUMNS, "close")}
+        return RULES[self.key()](columns, self.parameters)
+
+    def populate_indicators(self, frame: pd.DataFrame, metadata: dict) -> pd.DataFrame:
+        return compute_indicators(frame, self.parameters)
+
+    def populate_entry_trend(self, frame: pd.DataFrame, metadata: dict) -> pd.DataFrame:
+        long_ = np.ones(len(frame), dtype=bool)
+        short = np.ones(len(frame), dtype=bool)
+        for condition in self.conditions(frame):
+            if condition.side == "LONG":
+                long_ &= condition.mask
+            else:
+                short &= condition.mask
+        frame["enter_long"], frame["enter_short"] = long_, short
+        return frame
+
+
+class Scalping(RuleBased):
+    """Mean reversion on stretched moves: RSI and the Bollinger bands stretched, the MACD histogram turning, the
+    Stochastic crossing."""
+
+    strategy_key = "scalping"
+    timeframe = "5"
+
+
+class TrendFollowing(RuleBased):
+    """Join a new trend: the fast EMA crossing the slow one, with MACD agreeing and RSI not exhausted."""
+
+    strategy_key = "trend_following"
+    timeframe = "15"
