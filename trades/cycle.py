@@ -286,8 +286,9 @@ class TradingCycle:
                 ready += [pair for pair in group if pair.plan is not None and pair.going]
             if self.dry_run:
                 for pair in ready:
+                    capped = f" (size capped by {pair.plan.capped_by})" if pair.plan.capped_by else ""
                     pair.stop(DecisionOutcome.DRY_RUN, f"would {pair.plan.side} {pair.plan.qty} at ~"
-                                                       f"{pair.plan.reference_price}")
+                                                       f"{pair.plan.reference_price}{capped}")
                 return
             for pair in ready:
                 self._record_pending(pair)
@@ -296,8 +297,9 @@ class TradingCycle:
                 results = list(pool.map(in_pool_thread(self._execute), sending))
         for pair, result in zip(sending, results, strict=True):
             outcome = DecisionOutcome.FAILED if result.outcome == "failed" else DecisionOutcome.ENTERED
+            capped = f" (size capped by {pair.plan.capped_by})" if pair.plan.capped_by else ""
             pair.stop(outcome, result.detail or f"{result.outcome}: {pair.plan.side} {result.trade.quantity} "
-                                               f"@ {result.trade.price}")
+                                               f"@ {result.trade.price}{capped}")
 
     def _plan(self, strategy: Strategy, group: list[PairOutcome], balance: Balance, available: Decimal) -> Decimal:
         params = RiskParams.from_strategy(strategy)

@@ -36,6 +36,7 @@ def test_a_long_signal_opens_one_protected_position(long_signal, make_cycle, fak
     decision = Decision.objects.get(strategy=strategy, symbol="BTCUSDT")
     assert (decision.action, decision.outcome, decision.trade) == ("LONG", "entered", trade)
     assert any(reason.startswith("EMA 9 crossed above EMA 21") for reason in decision.reasons)
+    assert decision.detail.endswith("(size capped by the margin available)")  # smaller than the risk asked: why
 
 
 def test_running_the_same_decision_again_sends_nothing(long_signal, make_cycle, fake_bybit):
