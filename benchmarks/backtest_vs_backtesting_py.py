@@ -40,13 +40,14 @@ from exchange.base import InstrumentRules  # noqa: E402
 from exchange.replay import load_minutes  # noqa: E402
 from strategies.indicators import compute_indicators  # noqa: E402
 from strategies.rules import crossed  # noqa: E402
+from trades.backtest.costs import FEE_RATE  # noqa: E402
 from trades.backtest.engine import EngineConfig, Minutes, simulate  # noqa: E402
 from trades.backtest.inputs import signal_events  # noqa: E402
 from trades.backtest.ledger import replay_ledger  # noqa: E402
 from trades.risk import RiskParams  # noqa: E402
 
 YEAR_MINUTES = 525_600
-FEE = Decimal("0.00055")
+FEE = FEE_RATE  # the backtests' default, Bybit's taker fee
 CASH = 10_000_000  # 1 BTC a trade; enough that neither engine ever lacks margin
 CONFIG = {"ema_short": 9, "ema_long": 21}
 GOAL_RATIO, GOAL_TRADES, GOAL_EQUITY, GOAL_RSS_MB = 10.0, 1, 0.001, 500

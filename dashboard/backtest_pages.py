@@ -14,6 +14,7 @@ from core.security import refuse_page
 from market.candles import bundled_files
 from market.intervals import INTERVAL_LABELS
 from strategies.models import Strategy
+from trades.backtest import costs
 from trades.backtest.commands import launch_backtest, launch_refusal
 from trades.backtest.data import BUNDLED, coverage
 from trades.backtest.models import BacktestRun
@@ -46,8 +47,9 @@ def backtest_list(request):
         errors = form.errors
     runs = BacktestRun.objects.defer(*BacktestRun.HEAVY_FIELDS, "parameters", "data", "metrics")[:RUNS_LISTED]
     context = {"runs": runs, "strategies": Strategy.objects.order_by("name"), "errors": errors, "values": values,
-               "timeframes": INTERVAL_LABELS.items(), "defaults": {"initial_balance": "10000", "fee_percent": "0.055",
-                                                                   "slippage_bps": "2"},
+               "timeframes": INTERVAL_LABELS.items(),
+               "defaults": {"initial_balance": str(costs.INITIAL_BALANCE), "fee_percent": str(costs.FEE_PERCENT),
+                            "slippage_bps": str(costs.SLIPPAGE_BPS)},
                "bundled": _bundled_coverage()}
     return render(request, "backtests/list.html", context, status=400 if errors else 200)
 
@@ -59,13 +61,13 @@ def backtest_detail(request, pk: int):
     trades = [dict(trade, pnl_value=Decimal(trade["pnl"]), entry_at=_minute(trade["entry_time"]),
                    exit_at=_minute(trade["exit_time"]),
                    fees=Decimal(trade["entry_fee"]) + Decimal(trade["exit_fee"] or "0")) for trade in run.trades]
-    costs = run.parameters.get("run", {})
-    fee = (Decimal(costs.get("fee_rate", "0")) * 100).normalize()
+    parameters = run.parameters.get("run", {})
+    fee = costs.fee_percent(Decimal(parameters.get("fee_rate", "0")))
     # A pending run has no data description yet: what it will read comes from its parameters.
-    source = run.data.get("label") or run.data.get("source") or costs.get("source", "")
+    source = run.data.get("label") or run.data.get("source") or parameters.get("source", "")
     return render(request, "backtests/detail.html", {"run": run, "rows": rows, "trades": trades, "fee_percent": fee,
-                                                     "slippage_bps": costs.get("slippage_bps", ""), "source": source,
-                                                     "note": costs.get("note", "")})
+                                                     "slippage_bps": parameters.get("slippage_bps", ""),
+                                                     "source": source, "note": parameters.get("note", "")})
 
 
 @require_GET

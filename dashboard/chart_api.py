@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dashboard import cards, chart_data
-from dashboard.bybit_serializers import SymbolField
+from dashboard.bybit_serializers import CandleSerializer, SymbolField, money
 from exchange.factory import get_exchange
 from market.intervals import INTERVAL_MINUTES, interval_delta
 from strategies.config import INDICATOR_PARAMS, validate_indicators
@@ -27,10 +27,6 @@ from trades.queries import equity_curve
 
 TAG = ["dashboard"]
 MARKER_TRADES = 500
-
-
-def money(**kwargs):
-    return serializers.DecimalField(max_digits=None, decimal_places=None, coerce_to_string=True, **kwargs)
 
 
 # Query ---------------------------------------------------------------------------------------------
@@ -48,14 +44,12 @@ class ChartQuerySerializer(serializers.Serializer):
 
 # Answers -------------------------------------------------------------------------------------------
 
-class CandlePointSerializer(serializers.Serializer):
+class CandlePointSerializer(CandleSerializer):
+    """A candle as GET /api/bybit/kline/{symbol} answers it, with its open time in UNIX seconds (what the chart
+    plots) instead of a date-time."""
+
+    start = None
     time = serializers.IntegerField(help_text="Candle open time, UNIX seconds (UTC).")
-    open = money()
-    high = money()
-    low = money()
-    close = money()
-    volume = money()
-    closed = serializers.BooleanField(help_text="False for the newest candle while its period runs.")
 
 
 class PointSerializer(serializers.Serializer):

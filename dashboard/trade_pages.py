@@ -1,7 +1,7 @@
 """The Trades page: the whole history, filtered and paginated, with close / cancel for live trades.
 
-Filters are validated by the API's own ``TradeFilterSerializer``, so the page and ``GET /api/trades``
-accept and refuse the same things; the changes go through ``trades.commands``, as the API's do.
+Filters go through the API's own ``TradeFilterSet``, so the page and ``GET /api/trades`` accept and refuse
+the same things; the changes go through ``trades.commands``, as the API's do.
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ from exchange.factory import get_exchange
 from market.errors import ExchangeError
 from strategies.models import Strategy
 from trades import commands, queries
+from trades.filters import TradeFilterSet
 from trades.models import Trade, TradeStatus
-from trades.serializers import TradeFilterSerializer
 
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 50  # the API's page size too
-FILTERS = ("symbol", "status", "strategy", "since", "until")
+FILTERS = tuple(TradeFilterSet.base_filters)  # symbol, status, strategy, since, until
 
 
 @require_GET
@@ -35,8 +35,8 @@ def trade_list(request):
     given = {name: request.GET[name].strip() for name in FILTERS if request.GET.get(name, "").strip()}
     if "symbol" in given:
         given["symbol"] = given["symbol"].upper()
-    filters = TradeFilterSerializer(data=given)
-    trades = queries.filtered_trades(**filters.validated_data) if filters.is_valid() else Trade.objects.none()
+    filters = TradeFilterSet(given, Trade.objects.select_related("strategy"))
+    trades = filters.qs if filters.is_valid() else Trade.objects.none()
     page = Paginator(trades, PAGE_SIZE).get_page(request.GET.get("page"))
     page.object_list = queries.with_unrealized(page.object_list, get_exchange())
     context = {

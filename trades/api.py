@@ -1,5 +1,6 @@
 """Trades API, exactly the seed's five endpoints (plus the decision log the dashboard shows)."""
 
+from django_filters.utils import translate_validation
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
@@ -9,55 +10,47 @@ from rest_framework.views import APIView
 from core.security import OrderEndpoint
 from exchange.factory import get_exchange
 from trades import commands, queries
+from trades.filters import SymbolTradeFilterSet, TradeFilterSet
 from trades.models import Trade
-from trades.serializers import DecisionSerializer, StatsSerializer, TradeFilterSerializer, TradeSerializer
+from trades.serializers import DecisionSerializer, StatsSerializer, TradeSerializer
 
-FILTER_PARAMETERS = [
-    OpenApiParameter("symbol", str, description="e.g. BTCUSDT"),
-    OpenApiParameter("status", str, enum=[value for value, _ in Trade._meta.get_field("status").choices]),
-    OpenApiParameter("strategy", int, description="strategy id"),
-    OpenApiParameter("since", str, description="created at or after (ISO 8601)"),
-    OpenApiParameter("until", str, description="created before (ISO 8601)"),
-]
 CONFLICT = OpenApiResponse(description="The trade's status does not allow this; the message says why.")
 
 
-def _filters(query_params) -> dict:
-    serializer = TradeFilterSerializer(data=query_params)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
 class TradeList(generics.ListAPIView):
+    # Filtered by the default DjangoFilterBackend through filterset_class, which the schema's parameters come from.
+    queryset = Trade.objects.select_related("strategy")
     serializer_class = TradeSerializer
-    filter_backends = []
+    filterset_class = TradeFilterSet
 
-    @extend_schema(summary="List trades", parameters=FILTER_PARAMETERS)
+    @extend_schema(summary="List trades")
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
-    def get_queryset(self):
-        return queries.filtered_trades(**_filters(self.request.query_params))
 
-
-class TradesBySymbol(generics.ListAPIView):
-    serializer_class = TradeSerializer
-    filter_backends = []
+class TradesBySymbol(TradeList):
+    filterset_class = SymbolTradeFilterSet
 
     @extend_schema(summary="List the trades of one symbol")
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        filters = _filters({**self.request.query_params.dict(), "symbol": self.kwargs["symbol"]})
-        return queries.filtered_trades(**filters)
+        # The path's symbol is checked as the query's is: /api/trades/symbol/sol answers 400, not an empty list.
+        by_symbol = TradeFilterSet({"symbol": self.kwargs["symbol"]}, super().get_queryset())
+        if not by_symbol.is_valid():
+            raise translate_validation(by_symbol.errors)
+        return by_symbol.qs
 
 
-class TradeStats(APIView):
-    @extend_schema(summary="Trading statistics over closed trades", parameters=FILTER_PARAMETERS,
-                   responses=StatsSerializer)
+class TradeStats(generics.GenericAPIView):
+    queryset = Trade.objects.all()
+    filterset_class = TradeFilterSet
+
+    # filters=True: the schema lists a filter set's parameters on list answers only, and this one is a summary.
+    @extend_schema(summary="Trading statistics over closed trades", filters=True, responses=StatsSerializer)
     def get(self, request):
-        trades = queries.filtered_trades(**_filters(request.query_params))
+        trades = self.filter_queryset(self.get_queryset())
         return Response(StatsSerializer(queries.stats(trades)).data)
 
 

@@ -18,21 +18,6 @@ from trades.models import CycleRun, Decision, Trade, TradeStatus
 logger = logging.getLogger(__name__)
 
 
-def filtered_trades(*, symbol=None, status=None, strategy=None, since=None, until=None) -> QuerySet[Trade]:
-    trades = Trade.objects.select_related("strategy")
-    if symbol:
-        trades = trades.filter(symbol=symbol)
-    if status:
-        trades = trades.filter(status=status)
-    if strategy:
-        trades = trades.filter(strategy_id=strategy)
-    if since:
-        trades = trades.filter(created_at__gte=since)
-    if until:
-        trades = trades.filter(created_at__lt=until)
-    return trades
-
-
 def with_unrealized(trades, exchange) -> list:
     """``trades`` (a page of them) with ``unrealized`` set on the open ones, from the exchange's mark prices
     (one positions call); left None when the exchange cannot say."""

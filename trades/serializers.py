@@ -53,18 +53,3 @@ class StatsSerializer(BreakdownSerializer):
     by_symbol = BreakdownSerializer(many=True)
     by_strategy = BreakdownSerializer(many=True)
 
-
-class TradeFilterSerializer(serializers.Serializer):
-    """Query parameters of the trade list, validated so a typo answers 400 instead of being ignored."""
-
-    symbol = serializers.RegexField(r"^[A-Z0-9]{2,25}USDT$", required=False,
-                                    error_messages={"invalid": "Use a USDT perpetual in capitals, e.g. BTCUSDT."})
-    status = serializers.ChoiceField(choices=Trade._meta.get_field("status").choices, required=False)
-    strategy = serializers.IntegerField(min_value=1, required=False)
-    since = serializers.DateTimeField(required=False, help_text="Trades created at or after (ISO 8601).")
-    until = serializers.DateTimeField(required=False, help_text="Trades created before (ISO 8601).")
-
-    def validate(self, attrs):
-        if attrs.get("since") and attrs.get("until") and attrs["since"] >= attrs["until"]:
-            raise serializers.ValidationError({"until": "must be later than since."})
-        return attrs

@@ -54,6 +54,20 @@ def test_it_refuses_bad_filters_with_the_reason(api_client, history):
     assert "Use a USDT perpetual in capitals" in body["symbol"][0]
 
 
+@pytest.mark.parametrize("query, field", [
+    ("strategy=1.5", "strategy"), ("strategy=99999999999999999999", "strategy"), ("strategy=0", "strategy"),
+    ("since=0001-01-01T00:00%2B01:00", "since"), ("until=2026-04-01T00:00&since=2026-04-01T00:00", "until"),
+])
+def test_every_filter_endpoint_refuses_a_bad_value_with_400_never_500(api_client, query, field):
+    for path in ("/api/trades", "/api/trades/stats", "/api/trades/symbol/BTCUSDT"):
+        response = api_client.get(f"{path}?{query}")
+        assert response.status_code == 400 and set(response.json()) == {field}, path
+
+
+def test_an_offset_the_database_would_refuse_is_read_in_utc(api_client, history):
+    assert api_client.get("/api/trades?since=2026-01-01T00:00:00-20:20").status_code == 200
+
+
 def test_it_computes_the_statistics(api_client, history):
     stats = api_client.get("/api/trades/stats").json()
     assert stats["total_trades"] == 4 and stats["wins"] == 2 and stats["losses"] == 2

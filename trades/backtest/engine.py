@@ -33,6 +33,7 @@ import pandas as pd
 
 from market import fills
 from market.types import InstrumentRules, Side
+from trades.backtest import costs
 from trades.backtest.inputs import SignalEvents
 from trades.risk import RiskParams, RiskRejected, daily_loss_breached, plan_entry, protective_prices
 
@@ -75,9 +76,9 @@ class Minutes:
 class EngineConfig:
     rules: InstrumentRules
     risk: RiskParams
-    initial_balance: Decimal = Decimal("10000")
-    fee_rate: Decimal = Decimal("0.00055")
-    slippage_bps: Decimal = Decimal("2")
+    initial_balance: Decimal = costs.INITIAL_BALANCE
+    fee_rate: Decimal = costs.FEE_RATE
+    slippage_bps: Decimal = costs.SLIPPAGE_BPS
     max_notional: Decimal = Decimal("100000")
     fixed_qty: Decimal | None = None  # None: sized by trades.risk.plan_entry, as live
     protective_stops: bool = True  # stop-loss and take-profit from trades.risk.protective_prices, as live

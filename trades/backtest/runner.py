@@ -26,7 +26,7 @@ from core.events import Event, publish
 from market.instruments import BUNDLED_RULES
 from market.intervals import INTERVAL_MINUTES
 from market.types import InstrumentRules
-from trades.backtest import ai
+from trades.backtest import ai, costs
 from trades.backtest.data import BUNDLED, CandleData, load_candles
 from trades.backtest.engine import EngineConfig, EngineResult, Minutes, simulate
 from trades.backtest.inputs import SignalEvents, StrategySignals, StrategySpec, signal_events, strategy_signals
@@ -52,9 +52,9 @@ class RunSettings:
     start: datetime
     end: datetime
     source: str = BUNDLED
-    initial_balance: Decimal = Decimal("10000")
-    fee_rate: Decimal = Decimal("0.00055")
-    slippage_bps: Decimal = Decimal("2")
+    initial_balance: Decimal = costs.INITIAL_BALANCE
+    fee_rate: Decimal = costs.FEE_RATE
+    slippage_bps: Decimal = costs.SLIPPAGE_BPS
     use_ai: bool = False
     note: str = ""  # the requested range was cut to the candles there are (data.fit_range)
 

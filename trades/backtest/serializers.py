@@ -9,6 +9,7 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from strategies.models import SYMBOL_PATTERN, TIMEFRAME_CHOICES, Strategy
+from trades.backtest import costs
 from trades.backtest.data import BUNDLED, CACHE, DataError, RangeError, fit_range
 from trades.backtest.inputs import StrategySpec
 from trades.backtest.models import BacktestRun
@@ -45,12 +46,12 @@ class BacktestLaunchSerializer(serializers.Serializer):
     start = serializers.DateField(required=False, help_text="First day (UTC). Default: the data's first day.")
     end = serializers.DateField(required=False, help_text="Last day (UTC, included). Default: the data's last.")
     initial_balance = serializers.DecimalField(max_digits=20, decimal_places=8, min_value=Decimal("1"),
-                                               default=Decimal("10000"))
+                                               default=costs.INITIAL_BALANCE)
     fee_percent = serializers.DecimalField(max_digits=6, decimal_places=4, min_value=Decimal("0"),
-                                           max_value=Decimal("1"), default=Decimal("0.055"),
+                                           max_value=Decimal("1"), default=costs.FEE_PERCENT,
                                            help_text="Taker fee per side, in percent.")
     slippage_bps = serializers.DecimalField(max_digits=7, decimal_places=2, min_value=Decimal("0"),
-                                            max_value=Decimal("500"), default=Decimal("2"))
+                                            max_value=Decimal("500"), default=costs.SLIPPAGE_BPS)
     data_source = serializers.ChoiceField(choices=[BUNDLED, CACHE], default=BUNDLED,
                                           help_text="bundled (real month in the repo) or cache (downloaded).")
     ai = serializers.BooleanField(default=False, help_text="Replay cached AI answers (never calls the API).")

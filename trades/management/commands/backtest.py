@@ -17,11 +17,12 @@ from django.core.exceptions import ValidationError
 from django.core.management import BaseCommand, CommandError
 
 from core.progress import progress_bar
+from core.tables import print_table
 from market.errors import InvalidOrderError
 from market.instruments import check_symbol
 from market.intervals import INTERVAL_MINUTES
 from strategies.models import Strategy
-from trades.backtest import grid
+from trades.backtest import costs, grid
 from trades.backtest.data import BUNDLED, DataError, fit_range, load_candles
 from trades.backtest.inputs import StrategySpec, read_config
 from trades.backtest.report import summary_rows
@@ -67,9 +68,12 @@ class Command(BaseCommand):
         parser.add_argument("--timeframe", choices=list(INTERVAL_MINUTES), help="Override the strategy's.")
         parser.add_argument("--from", dest="start", help="First day (UTC), e.g. 2026-03-24. Default: the data's.")
         parser.add_argument("--to", dest="end", help="Last day (UTC, included). Default: the data's.")
-        parser.add_argument("--balance", default="10000", help="Starting USDT (default 10000).")
-        parser.add_argument("--fee", default="0.055", help="Taker fee per side in percent (default 0.055).")
-        parser.add_argument("--slippage-bps", default="2", help="Market-order slippage in basis points (default 2).")
+        parser.add_argument("--balance", default=str(costs.INITIAL_BALANCE),
+                            help=f"Starting USDT (default {costs.INITIAL_BALANCE}).")
+        parser.add_argument("--fee", default=str(costs.FEE_PERCENT),
+                            help=f"Taker fee per side in percent (default {costs.FEE_PERCENT}).")
+        parser.add_argument("--slippage-bps", default=str(costs.SLIPPAGE_BPS),
+                            help=f"Market-order slippage in basis points (default {costs.SLIPPAGE_BPS}).")
         parser.add_argument("--data", default=BUNDLED,
                             help="bundled (default), cache (manage.py download_candles), or a CSV/Parquet path.")
         parser.add_argument("--ai", action="store_true",
@@ -164,13 +168,14 @@ class Command(BaseCommand):
         self.stdout.write(f"{stored.name}: {spec.type} on {run.symbol} {spec.timeframe}m, "
                           f"{data.start:%Y-%m-%d %H:%M} to {data.end:%Y-%m-%d %H:%M} UTC, {data.candles:,} candles "
                           f"of {data.label} (+{data.trade_from:,} warm-up); "
-                          f"fee {(run.fee_rate * 100).normalize()}% per side, slippage {run.slippage_bps} bps")
+                          f"fee {costs.fee_percent(run.fee_rate)}% per side, slippage {run.slippage_bps} bps")
         for gap in data.gaps[:5]:
             self.stdout.write(self.style.WARNING(f"gap: {gap.missing} minute(s) missing after "
                                                  f"{gap.after:%Y-%m-%d %H:%M} (not filled in)"))
         if len(data.gaps) > 5:
             self.stdout.write(self.style.WARNING(f"... {len(data.gaps)} gaps in all"))
-        self._table(summary_rows(stored.metrics))
+        self.stdout.write("")
+        print_table(self.stdout, ("", ""), summary_rows(stored.metrics), header=False)
         self._trades(stored.trades)
         self.stdout.write(self.style.SUCCESS(
             f"stored as backtest #{stored.pk} (the Backtests page draws it) in {outcome.elapsed_ms} ms; "
@@ -180,7 +185,7 @@ class Command(BaseCommand):
         if not trades:
             self.stdout.write("no trades")
             return
-        rows = [("#", "side", "entry (UTC)", "price", "exit (UTC)", "price", "why", "PnL")]
+        rows = []
         shown = trades if len(trades) <= TRADES_SHOWN else trades[:TRADES_SHOWN // 2] + trades[-TRADES_SHOWN // 2:]
         for trade in shown:
             number = trades.index(trade) + 1
@@ -188,7 +193,8 @@ class Command(BaseCommand):
                          (trade["exit_time"] or "")[:16].replace("T", " "), trade["exit_price"] or "-",
                          trade["exit_reason"], f"{Decimal(trade['pnl']):.2f}" if trade["exit_time"] else "open"))
         self.stdout.write("")
-        self._columns(rows)
+        print_table(self.stdout, ("#", "side", "entry (UTC)", "price", "exit (UTC)", "price", "why", "PnL"), rows,
+                    right={0, 3, 5, 7})
         if len(trades) > TRADES_SHOWN:
             self.stdout.write(f"({len(trades) - TRADES_SHOWN} more in --json and on the Backtests page)")
 
@@ -208,29 +214,20 @@ class Command(BaseCommand):
             return
         self.stdout.write(f"{len(cells)} combinations of {', '.join(axes)} on {run.symbol} {spec.timeframe}m, "
                           f"{data.start:%Y-%m-%d} to {data.end:%Y-%m-%d}, ranked by {options['rank']}")
-        rows = [("rank", *axes, "return %", "trades", "win %", "PF", "max DD %", "Sharpe")]
+        rows = []
         for rank, result in enumerate(ordered, start=1):
             m = result.metrics
             if m is None:
-                rows.append((str(rank), *(result.values[k] for k in axes), f"not run: {result.error}", "", "", "",
-                             "", ""))
+                rows.append((str(rank), *(result.values[k] for k in axes), "", "", "", "", "", "",
+                             f"not run: {result.error}"))
                 continue
             rows.append((str(rank), *(result.values[k] for k in axes), f"{Decimal(m['total_return_pct']):.2f}",
                          str(m["trades"]), _two(m["win_rate_pct"]), _two(m["profit_factor"]),
-                         f"{m['max_drawdown_pct']:.2f}", "-" if m["sharpe"] is None else f"{m['sharpe']:.2f}"))
-        self._columns(rows)
-
-    # Output ---------------------------------------------------------------------------------------
-    def _table(self, rows: list[tuple[str, str]]):
-        width = max(len(label) for label, _ in rows)
-        for label, value in rows:
-            self.stdout.write(f"  {label.ljust(width)}  {value}")
-
-    def _columns(self, rows: list[tuple]):
-        widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
-        for row in rows:
-            self.stdout.write("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True))
-                              .rstrip())
+                         f"{m['max_drawdown_pct']:.2f}", "-" if m["sharpe"] is None else f"{m['sharpe']:.2f}", ""))
+        figures = len(axes) + 1  # the columns after the rank and the settings
+        # A run that failed says why in the last column, which leaves the figures' columns narrow.
+        print_table(self.stdout, ("rank", *axes, "return %", "trades", "win %", "PF", "max DD %", "Sharpe", ""), rows,
+                    right={0, *range(figures, figures + 6)})
 
 
 def _two(value) -> str:

@@ -2,6 +2,7 @@
 
 from django.core.management import BaseCommand, CommandError
 
+from core.tables import print_table
 from strategies.models import Strategy
 from trades.models import CycleRun
 from trades.runner import run_strategies, start_run
@@ -32,14 +33,10 @@ class Command(BaseCommand):
         if run is not None:
             CycleRun.objects.filter(pk=run.pk).update(
                 status=CycleRun.Status.FAILED if report.errors else CycleRun.Status.OK)
-        rows = [("strategy", "symbol", "candle", "signal", "outcome", "why")]
-        for pair in report.pairs:
-            candle = f"{pair.signal.candle_time:%m-%d %H:%M}" if pair.signal else "-"
-            rows.append((pair.strategy.name, pair.symbol, candle, pair.action, pair.outcome, pair.why))
-        widths = [max(len(str(row[i])) for row in rows) for i in range(5)]
-        for row in rows:
-            cells = "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=False))
-            self.stdout.write(f"{cells}  {row[5]}")
+        rows = [(pair.strategy.name, pair.symbol,
+                 f"{pair.signal.candle_time:%m-%d %H:%M}" if pair.signal else "-", pair.action, pair.outcome, pair.why)
+                for pair in report.pairs]
+        print_table(self.stdout, ("strategy", "symbol", "candle", "signal", "outcome", "why"), rows)
         summary = f"{len(report.pairs)} pairs, {report.orders} orders{' (dry run: none sent)' if dry else ''}"
         if report.balance:
             summary += f", equity {report.balance.equity:.2f} {report.balance.coin}"
