@@ -19,7 +19,7 @@ from core.security import LeverageEndpoint, OrderEndpoint, RequiresPermission
 from dashboard import bybit_serializers as s
 from exchange.factory import get_exchange
 from exchange.models import MarketSubscription
-from market.intervals import interval_delta
+from market.candles import is_closed
 from market.types import OrderStatus
 from trades import commands
 
@@ -97,8 +97,8 @@ class KlineView(ExchangeView):
         query = self.valid(s.KlineQuerySerializer, {**request.query_params.dict(), "symbol": symbol})
         exchange = self.exchange()
         candles = exchange.get_klines(query["symbol"], query["interval"], query["limit"])
-        now, length = exchange.server_time(), interval_delta(query["interval"])
-        rows = [{**vars(candle), "closed": candle.start + length <= now} for candle in candles]
+        now = exchange.server_time()
+        rows = [{**vars(candle), "closed": is_closed(candle, query["interval"], now)} for candle in candles]
         return Response(s.KlineSerializer({"symbol": query["symbol"], "interval": query["interval"],
                                            "candles": rows}).data)
 

@@ -19,7 +19,8 @@ from rest_framework.views import APIView
 from dashboard import cards, chart_data
 from dashboard.bybit_serializers import CandleSerializer, SymbolField, money
 from exchange.factory import get_exchange
-from market.intervals import INTERVAL_MINUTES, interval_delta
+from market.candles import is_closed
+from market.intervals import INTERVAL_MINUTES
 from strategies.config import INDICATOR_PARAMS, validate_indicators
 from strategies.models import Strategy
 from trades.models import Trade, TradeStatus
@@ -150,7 +151,7 @@ class ChartView(APIView):
         strategy = query.validated_data.get("strategy")
         config = validate_indicators(strategy.indicators if strategy else {})
         candles = exchange.get_klines(symbol, interval, query.validated_data["limit"])
-        now, length = exchange.server_time(), interval_delta(interval)
+        now = exchange.server_time()
         starts = [candle.start for candle in candles]
         # Markers outside the candles shown are dropped; the newest trades are the ones that can be on screen.
         trades = (Trade.objects.filter(symbol=symbol, status__in=[TradeStatus.OPEN, TradeStatus.CLOSED])
@@ -159,7 +160,7 @@ class ChartView(APIView):
             "symbol": symbol, "interval": interval, "source": cards.price_source(),
             "indicators": {name: config[name] for name in INDICATOR_PARAMS},
             "candles": [{**vars(candle), "time": chart_data.epoch_seconds(candle.start),
-                         "closed": candle.start + length <= now} for candle in candles],
+                         "closed": is_closed(candle, interval, now)} for candle in candles],
             "series": chart_data.indicator_series(candles, config),
             "markers": chart_data.trade_markers(trades, starts, to_market=chart_data.market_clock(
                 getattr(exchange, "market_data", None))),

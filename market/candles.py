@@ -41,6 +41,11 @@ def frame_to_candles(frame: pd.DataFrame) -> list[Candle]:
     ]
 
 
+def is_closed(candle: Candle, interval: str, now: datetime) -> bool:
+    """Whether ``candle``'s period had ended at ``now`` (the rule ``closed_candles`` applies to a frame)."""
+    return candle.start + interval_delta(interval) <= now
+
+
 def closed_candles(frame: pd.DataFrame, interval: str, now: datetime) -> pd.DataFrame:
     """Drop the candle (normally only the newest) whose period has not ended at ``now``."""
     if frame.empty:
