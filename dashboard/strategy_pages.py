@@ -1,5 +1,9 @@
 """Strategy pages: the list with each strategy's last decision per symbol, create / edit, on / off.
 
+The list opens with the strategy files that did not load (``strategies.catalogue``), and a card whose class is
+missing says so; the form's parameter inputs follow the chosen class (``strategy_parameters`` re-renders them
+when the type changes).
+
 Switching a strategy on or off and saving it go through the same model rules as the API and the
 admin; the list says so when a strategy needs AI confirmation and no key is configured. Anyone signed in
 reads these pages; writes need the API's permissions (``core.security``): add or change strategy, and
@@ -19,10 +23,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from ai.service import ai_unavailable_reason
 from core.errors import Forbidden, NotFound
 from core.security import permission_refusal, refuse_page, strategy_trading_refusal
-from strategies import services
+from strategies import catalogue, services
 from strategies.forms import StrategyForm
 from strategies.models import Strategy
 from strategies.services import change_refusal
+from trades.cycle import missing_class
 from trades.queries import latest_decisions
 
 logger = logging.getLogger(__name__)
@@ -37,7 +42,19 @@ def strategy_list(request):
     return render(request, "strategies/list.html", {
         "cards": [_card(strategy, decisions[strategy.pk]) for strategy in strategies],
         "ai_reason": ai_unavailable_reason(),
+        "load_problems": catalogue.refresh().problems,  # a file just saved shows its problem at once
     })
+
+
+@require_GET
+def strategy_parameters(request):
+    """The form's parameter inputs for the class in ``?type=`` (htmx, when the type select changes); an edited
+    strategy's saved values (``?strategy=``) fill them when it is of that class."""
+    strategy = Strategy()
+    if request.GET.get("strategy", "").isdigit():
+        strategy = get_object_or_404(Strategy, pk=int(request.GET["strategy"]))
+    form = StrategyForm(instance=strategy, initial={"type": request.GET.get("type") or strategy.type})
+    return render(request, "strategies/_parameters.html", {"form": form})
 
 
 @require_GET
@@ -103,4 +120,5 @@ def strategy_switch(request, pk, active: bool):
 def _card(strategy: Strategy, decisions: list) -> dict:
     # An active strategy whose activator may no longer trade holds every signal: say so before a signal comes.
     holding = strategy_trading_refusal(strategy) if strategy.is_active else None
-    return {"strategy": strategy, "decisions": decisions, "holding": holding}
+    missing = missing_class(strategy.type) if catalogue.strategy_class(strategy.type) is None else ""
+    return {"strategy": strategy, "decisions": decisions, "holding": holding, "missing_class": missing}

@@ -13,6 +13,7 @@ urlpatterns = [
     path("strategies/budget", budget.strategy_budget, name="strategy-budget"),
     path("strategies/", strategy_pages.strategy_list, name="strategy-page"),
     path("strategies/new", strategy_pages.strategy_create, name="strategy-page-create"),
+    path("strategies/parameters", strategy_pages.strategy_parameters, name="strategy-page-parameters"),
     path("strategies/<int:pk>/edit", strategy_pages.strategy_edit, name="strategy-page-edit"),
     path("strategies/<int:pk>/decisions", strategy_pages.strategy_decisions, name="strategy-page-decisions"),
     path("strategies/<int:pk>/activate", strategy_pages.strategy_switch, {"active": True},

@@ -81,9 +81,18 @@ class Exchange(ABC):
     def set_leverage(self, symbol: str, leverage: Decimal) -> None: ...
 
     @abstractmethod
-    def set_trading_stop(self, symbol: str, *, stop_loss: Decimal | None = None,
-                         take_profit: Decimal | None = None) -> None:
-        """Set (or, with Decimal("0"), cancel) the position's stop-loss / take-profit."""
+    def set_trading_stop(self, symbol: str, *, stop_loss: Decimal | None = None, take_profit: Decimal | None = None,
+                         trailing_stop: Decimal | None = None, active_price: Decimal | None = None) -> None:
+        """Set (or, with Decimal("0"), cancel) the position's stop-loss / take-profit / trailing stop.
+
+        ``trailing_stop`` is a distance in price: the stop follows the best price reached by that much, never
+        moving back, and the position's ``stop_loss`` reports where it stands; with ``active_price`` it starts
+        trailing only once that price trades (Bybit's ``trailingStop`` and ``activePrice``)."""
+
+    @abstractmethod
+    def add_partial_take_profit(self, symbol: str, *, price: Decimal, qty: Decimal) -> None:
+        """A take-profit for part of the position: a reduce-only market close of ``qty`` once ``price`` trades
+        (Bybit's partial TP/SL mode). Cancelled by the exchange when the position closes."""
 
     @abstractmethod
     def close_position(self, symbol: str, order_link_id: str) -> Order | None:

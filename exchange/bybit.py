@@ -207,18 +207,33 @@ class BybitExchange(Exchange):
         self.http.call("set_leverage", category=CATEGORY, symbol=check_symbol(symbol), buyLeverage=value,
                        sellLeverage=value, ok_codes=frozenset({LEVERAGE_NOT_MODIFIED}))
 
-    def set_trading_stop(self, symbol: str, *, stop_loss: Decimal | None = None,
-                         take_profit: Decimal | None = None) -> None:
-        if stop_loss is None and take_profit is None:
-            raise InvalidOrderError("set a stop_loss, a take_profit or both (0 cancels one)")
+    def set_trading_stop(self, symbol: str, *, stop_loss: Decimal | None = None, take_profit: Decimal | None = None,
+                         trailing_stop: Decimal | None = None, active_price: Decimal | None = None) -> None:
+        if stop_loss is None and take_profit is None and trailing_stop is None:
+            raise InvalidOrderError("set a stop_loss, a take_profit, a trailing_stop or more (0 cancels one)")
+        if trailing_stop is not None and trailing_stop < 0:
+            raise InvalidOrderError(f"trailing_stop is a distance in price, 0 or more, got {trailing_stop}")
         rules = self.get_instrument(symbol)
         params = {"category": CATEGORY, "symbol": symbol, "tpslMode": "Full", "positionIdx": 0}
         if stop_loss is not None:
             params["stopLoss"] = wire(rules.round_price(stop_loss)) if stop_loss else "0"
         if take_profit is not None:
             params["takeProfit"] = wire(rules.round_price(take_profit)) if take_profit else "0"
+        if trailing_stop is not None:  # a distance in price, on the tick like a price (Bybit's trailingStop)
+            params["trailingStop"] = wire(max(rules.tick_size, rules.round_price(trailing_stop))) if trailing_stop \
+                else "0"
+            if trailing_stop and active_price:
+                params["activePrice"] = wire(rules.round_price(active_price))
         self.http.call("set_trading_stop", ok_codes=frozenset({TRADING_STOP_NOT_MODIFIED}), **params)
-        logger.info("trading stop set", extra={"symbol": symbol, "stop_loss": stop_loss, "take_profit": take_profit})
+        logger.info("trading stop set", extra={"symbol": symbol, "stop_loss": stop_loss, "take_profit": take_profit,
+                                               "trailing_stop": trailing_stop, "active_price": active_price})
+
+    def add_partial_take_profit(self, symbol: str, *, price: Decimal, qty: Decimal) -> None:
+        rules = self.get_instrument(symbol)
+        self.http.call("set_trading_stop", category=CATEGORY, symbol=check_symbol(symbol), tpslMode="Partial",
+                       positionIdx=0, takeProfit=wire(rules.round_price(price)), tpSize=wire(rules.round_qty(qty)),
+                       tpOrderType="Market")
+        logger.info("partial take-profit set", extra={"symbol": symbol, "take_profit": price, "qty": qty})
 
     def close_position(self, symbol: str, order_link_id: str) -> Order | None:
         positions = self.get_positions(symbol)

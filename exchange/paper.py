@@ -1,10 +1,15 @@
 """The paper exchange: Bybit's behaviour simulated on real (or replayed) prices, with its state in the database.
 
-Fills follow ``market.fills`` (the backtester's model too). Every change happens inside one transaction
-with the account row locked (``select_for_update``; on SQLite the IMMEDIATE transaction takes the write
-lock up front), so worker processes calling it at once queue instead of double-spending. Before each
-call, pending work is settled: resting limit orders and stop-loss/take-profit are checked against the
-1-minute candles that closed since the last check, then against the current price.
+Fills follow ``market.fills`` (the backtester's model too), and so do the extra exits: a trailing stop and partial
+take-profits are walked candle by candle through ``market.exits.candle_step``, the backtest engine's own rule. As
+on Bybit, they are conditional orders of the position: ``Untriggered`` rows, cancelled when the position closes
+(a trailing stop's row keeps its distance in ``price``, its activation price in ``take_profit`` (empty once it
+trails) and the stop it was set over in ``stop_loss``; the position's ``stop_loss`` is where the stop stands).
+
+Every change happens inside one transaction with the account row locked (``select_for_update``; on SQLite the
+IMMEDIATE transaction takes the write lock up front), so worker processes calling it at once queue instead of
+double-spending. Before each call, pending work is settled: resting limit orders and stop-loss/take-profit are
+checked against the 1-minute candles that closed since the last check, then against the current price.
 
 Equity is always cash + unrealized PnL. Fees are taken from cash once, when a fill happens. Liquidation is
 not simulated: the liquidation price is an estimate for display.
@@ -26,7 +31,7 @@ from exchange.market_data import MarketData
 from exchange.models import PaperAccount, PaperClosedPnl, PaperFill, PaperOrder, PaperPosition
 from exchange.replay import MINUTE, floor_minute
 from exchange.streams import polling_ticker_stream
-from market import fills
+from market import exits, fills
 from market.errors import InvalidOrderError, OrderNotFoundError, OrderRejectedError
 from market.instruments import check_symbol, conform
 from market.types import (
@@ -49,6 +54,8 @@ ZERO = Decimal("0")
 INSUFFICIENT_BALANCE = 110007
 REDUCE_ONLY_NOTHING_TO_REDUCE = 110017
 PARAMS_ERROR = 10001
+UNTRIGGERED, DEACTIVATED, TRIGGERED = OrderStatus.UNTRIGGERED, OrderStatus.DEACTIVATED, OrderStatus.TRIGGERED
+TRAILING_PREFIX, PARTIAL_PREFIX = "ts-", "pt-"
 
 
 class PaperExchange(Exchange):
@@ -87,7 +94,7 @@ class PaperExchange(Exchange):
         return [_to_order(row) for row in (rows.filter(symbol=symbol) if symbol else rows)]
 
     def get_order_history(self, symbol: str | None = None, limit: int = 50) -> list[Order]:
-        rows = self._settled_account().orders.all()
+        rows = self._settled_account().orders.exclude(status__in=[UNTRIGGERED, DEACTIVATED, TRIGGERED])
         return [_to_order(row) for row in (rows.filter(symbol=symbol) if symbol else rows)[:limit]]
 
     def find_order(self, symbol: str, order_link_id: str) -> Order | None:
@@ -151,10 +158,12 @@ class PaperExchange(Exchange):
             position.leverage = leverage
             position.save(update_fields=["leverage", "updated_at"])
 
-    def set_trading_stop(self, symbol: str, *, stop_loss: Decimal | None = None,
-                         take_profit: Decimal | None = None) -> None:
-        if stop_loss is None and take_profit is None:
-            raise InvalidOrderError("set a stop_loss, a take_profit or both (0 cancels one)")
+    def set_trading_stop(self, symbol: str, *, stop_loss: Decimal | None = None, take_profit: Decimal | None = None,
+                         trailing_stop: Decimal | None = None, active_price: Decimal | None = None) -> None:
+        if stop_loss is None and take_profit is None and trailing_stop is None:
+            raise InvalidOrderError("set a stop_loss, a take_profit, a trailing_stop or more (0 cancels one)")
+        if trailing_stop is not None and trailing_stop < 0:
+            raise InvalidOrderError(f"trailing_stop is a distance in price, 0 or more, got {trailing_stop}")
         rules = self.market_data.instrument(check_symbol(symbol))
         price = self.market_data.ticker(symbol).last_price
         with transaction.atomic():
@@ -178,8 +187,56 @@ class PaperExchange(Exchange):
                         f"TakeProfit:{take} set for {position.side} position should be "
                         f"{'higher' if long else 'lower'} than the last price {price}", ret_code=PARAMS_ERROR)
                 position.take_profit = take
+            if trailing_stop is not None:
+                self._set_trailing(account, position, rules, trailing_stop, active_price, price)
             position.checked_until = floor_minute(self.market_data.now())
             position.save(update_fields=["stop_loss", "take_profit", "checked_until", "updated_at"])
+
+    def _set_trailing(self, account: PaperAccount, position: PaperPosition, rules: InstrumentRules,
+                      distance: Decimal, active_price: Decimal | None, price: Decimal) -> None:
+        """Replace the position's trailing stop (0: remove it) and arm it at the current ``price``, as Bybit does."""
+        self._conditional(account, position.symbol, TRAILING_PREFIX).update(status=DEACTIVATED)
+        if not distance:
+            return
+        distance = max(rules.tick_size, rules.round_price(distance))
+        activation = rules.round_price(active_price) if active_price else None
+        PaperOrder.objects.create(
+            account=account, order_id=str(uuid.uuid4()), order_link_id=f"{TRAILING_PREFIX}{uuid.uuid4().hex}"[:36],
+            symbol=position.symbol, side=Side(position.side).opposite, order_type=OrderType.MARKET, qty=position.size,
+            price=distance, take_profit=activation, stop_loss=position.stop_loss, status=UNTRIGGERED,
+            reduce_only=True, placed_at=self.market_data.now())
+        plan = exits.arm(exits.ExitPlan(position.side, stop=position.stop_loss,
+                                        trailing=exits.Trailing(distance, activation)), price)
+        position.stop_loss = plan.stop
+        self._conditional(account, position.symbol, TRAILING_PREFIX).update(take_profit=plan.trailing.activation)
+
+    def add_partial_take_profit(self, symbol: str, *, price: Decimal, qty: Decimal) -> None:
+        rules = self.market_data.instrument(check_symbol(symbol))
+        last = self.market_data.ticker(symbol).last_price
+        price, qty = rules.round_price(price), rules.round_qty(qty)
+        with transaction.atomic():
+            account = self._locked_account()
+            self._settle(account)
+            position = self._position_row(account, symbol)
+            if not position.size:
+                raise OrderRejectedError("can not set tp/sl/ts for zero position", ret_code=PARAMS_ERROR)
+            long = position.side == Side.BUY
+            if price <= last if long else price >= last:
+                raise OrderRejectedError(
+                    f"TakeProfit:{price} set for {position.side} position should be "
+                    f"{'higher' if long else 'lower'} than the last price {last}", ret_code=PARAMS_ERROR)
+            if not rules.min_qty <= qty <= position.size:
+                raise OrderRejectedError(f"tpSize {qty} must be at least {rules.min_qty} and at most the position's "
+                                         f"{position.size}", ret_code=PARAMS_ERROR)
+            PaperOrder.objects.create(
+                account=account, order_id=str(uuid.uuid4()), order_link_id=f"{PARTIAL_PREFIX}{uuid.uuid4().hex}"[:36],
+                symbol=symbol, side=Side(position.side).opposite, order_type=OrderType.MARKET, qty=qty, price=price,
+                status=UNTRIGGERED, reduce_only=True, placed_at=self.market_data.now())
+
+    @staticmethod
+    def _conditional(account: PaperAccount, symbol: str, prefix: str | None = None):
+        rows = account.orders.filter(symbol=symbol, status=UNTRIGGERED)
+        return rows.filter(order_link_id__startswith=prefix) if prefix else rows
 
     def close_position(self, symbol: str, order_link_id: str) -> Order | None:
         positions = self.get_positions(symbol)
@@ -326,6 +383,7 @@ class PaperExchange(Exchange):
         position.entry_price, position.open_fee = after.entry_price, after.open_fee
         if flipped_or_closed or not after.is_open:
             position.stop_loss = position.take_profit = None
+            self._conditional(account, position.symbol).update(status=DEACTIVATED)  # Bybit cancels them too
         if after.is_open and (order.stop_loss or order.take_profit):
             position.stop_loss = order.stop_loss or position.stop_loss
             position.take_profit = order.take_profit or position.take_profit
@@ -352,7 +410,8 @@ class PaperExchange(Exchange):
     # Settlement: what the market did since the last look
     def _settle(self, account: PaperAccount) -> None:
         symbols = set(self._pending_positions(account.positions.all()).values_list("symbol", flat=True))
-        symbols |= set(account.orders.filter(status=OrderStatus.NEW).values_list("symbol", flat=True))
+        symbols |= set(account.orders.filter(status__in=[OrderStatus.NEW, UNTRIGGERED]).values_list("symbol",
+                                                                                                     flat=True))
         for symbol in sorted(symbols):
             self._settle_symbol(account, symbol)
 
@@ -371,8 +430,9 @@ class PaperExchange(Exchange):
         candles = [*self.market_data.minute_candles(symbol, since, now),
                    Candle(start=now, open=price, high=price, low=price, close=price, volume=ZERO)]
         rules = self.market_data.instrument(symbol)
+        conditional = list(self._conditional(account, symbol)) if position.size else []
         for candle in candles:
-            self._check_stops(account, position, candle, rules, now)
+            self._check_stops(account, position, candle, rules, now, conditional)
             for order in orders:
                 if order.status == OrderStatus.NEW and floor_minute(order.placed_at) <= candle.start:
                     self._check_limit(account, position, order, candle, now)
@@ -380,23 +440,39 @@ class PaperExchange(Exchange):
         position.save(update_fields=["checked_until", "updated_at"])
 
     def _check_stops(self, account: PaperAccount, position: PaperPosition, candle: Candle,
-                     rules: InstrumentRules, now: datetime) -> None:
+                     rules: InstrumentRules, now: datetime, conditional: list[PaperOrder]) -> None:
+        """One candle against the position's stop, take-profit, trailing stop and partial take-profits, in the
+        order ``market.exits.candle_step`` gives (the backtest engine's): fills first, then the trail moves."""
         if not position.size or (position.checked_until and candle.start < position.checked_until):
             return
-        trigger = fills.stop_or_take_profit(position.side, position.stop_loss, position.take_profit, candle.open,
-                                            candle.high, candle.low)
-        if trigger is None:
-            return
+        plan, targets = _exit_plan(position, conditional)
+        outcome = exits.candle_step(plan, position.size, candle.open, candle.high, candle.low)
+        for row in targets[:len(plan.targets) - len(outcome.plan.targets)]:
+            self._close_order(row, TRIGGERED)
+            conditional.remove(row)
+        for fill in outcome.fills:
+            self._trigger(account, position, fill, candle, rules, now)
+        if position.size and outcome.plan != plan:
+            position.stop_loss = outcome.plan.stop
+            position.save(update_fields=["stop_loss", "updated_at"])
+            trailing = next((row for row in conditional if row.order_link_id.startswith(TRAILING_PREFIX)), None)
+            if trailing is not None and outcome.plan.trailing.activation != trailing.take_profit:
+                trailing.take_profit = outcome.plan.trailing.activation
+                trailing.save(update_fields=["take_profit", "updated_at"])
+
+    def _trigger(self, account: PaperAccount, position: PaperPosition, fill: exits.ExitFill, candle: Candle,
+                 rules: InstrumentRules, now: datetime) -> None:
+        """A triggered exit: a reduce-only market order of the fill's quantity, from its price, slipped."""
         side = Side(position.side).opposite
         order = PaperOrder.objects.create(
-            account=account, order_id=str(uuid.uuid4()), order_link_id=f"{trigger.kind[:2]}-{uuid.uuid4().hex}"[:36],
-            symbol=position.symbol, side=side, order_type=OrderType.MARKET, qty=position.size, price=None,
+            account=account, order_id=str(uuid.uuid4()), order_link_id=f"{fill.kind[:2]}-{uuid.uuid4().hex}"[:36],
+            symbol=position.symbol, side=side, order_type=OrderType.MARKET, qty=fill.qty, price=None,
             status=OrderStatus.NEW, reduce_only=True, placed_at=candle.start)
-        price = fills.slipped_price(side, trigger.price, self.slippage_bps, rules.tick_size)
-        logger.info("paper %s triggered at %s", trigger.kind, trigger.trigger_price,
+        price = fills.slipped_price(side, fill.price, self.slippage_bps, rules.tick_size)
+        logger.info("paper %s triggered at %s", fill.kind, fill.price,
                     extra={"symbol": position.symbol, "order_link_id": order.order_link_id})
-        self._fill(account, order, position, position.size, price, at=candle.start,
-                   checked_until=_after(candle, now), trigger=trigger.kind)
+        self._fill(account, order, position, fill.qty, price, at=candle.start,
+                   checked_until=_after(candle, now), trigger=fill.kind)
 
     def _check_limit(self, account: PaperAccount, position: PaperPosition, order: PaperOrder, candle: Candle,
                      now: datetime) -> None:
@@ -423,6 +499,20 @@ class PaperExchange(Exchange):
             stop_loss=row.stop_loss, take_profit=row.take_profit,
             liquidation_price=fills.liquidation_price(row.side, row.entry_price, row.leverage),
             updated_at=row.updated_at)
+
+
+def _exit_plan(position: PaperPosition, conditional: list[PaperOrder]) -> tuple[exits.ExitPlan, list[PaperOrder]]:
+    """The position's exits as ``market.exits`` reads them, and its partial take-profit rows, nearest first."""
+    long = position.side == Side.BUY
+    targets = sorted((row for row in conditional if row.order_link_id.startswith(PARTIAL_PREFIX)),
+                     key=lambda row: row.price if long else -row.price)
+    trailing = next((row for row in conditional if row.order_link_id.startswith(TRAILING_PREFIX)), None)
+    plan = exits.ExitPlan(
+        side=position.side, stop=position.stop_loss, take_profit=position.take_profit,
+        trailing=exits.Trailing(trailing.price, trailing.take_profit) if trailing else None,
+        targets=tuple(exits.Target(row.price, row.qty) for row in targets),
+        trailed=trailing is not None and position.stop_loss != trailing.stop_loss)
+    return plan, targets
 
 
 def _after(candle: Candle, now: datetime) -> datetime:

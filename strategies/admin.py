@@ -1,15 +1,41 @@
 from django import forms
 from django.contrib import admin, messages
 
-from strategies.config import INDICATOR_PARAMS
-from strategies.forms import SymbolsField
+from strategies.catalogue import catalogue, strategy_class
+from strategies.forms import SymbolsField, parameter_help
 from strategies.models import Strategy
 from strategies.services import change_refusal, set_active
+
+
+def parameters_help(key: str) -> str:
+    """The declared parameters of class ``key`` with their ranges and defaults, for the indicators field."""
+    cls = strategy_class(key)
+    if cls is None:
+        return (f"The class {key!r} is not loaded: its parameters are unknown. Known classes: "
+                f"{', '.join(catalogue().keys())}.")
+    declared = cls.declared_parameters()
+    if not declared:
+        return f"JSON object; {key} declares no parameters: leave it {{}}."
+    return (f"JSON object of {key}'s parameters; missing ones take their defaults. "
+            + " ".join(f"{name}: {parameter_help(parameter)}" for name, parameter in declared.items()))
 
 
 class StrategyAdminForm(forms.ModelForm):
     symbols = SymbolsField(help_text="Comma-separated USDT perpetuals, e.g. BTCUSDT, ETHUSDT.")
     user = None  # who is saving: StrategyAdmin.get_form sets it
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "type" in self.fields:  # a choice among the classes loaded (one whose file is gone stays listed)
+            keys = catalogue().keys() + ([self.instance.type] if self.instance.type not in catalogue().keys()
+                                         and self.instance.type else [])
+            self.fields["type"] = forms.ChoiceField(choices=[(key, key) for key in keys],
+                                                    help_text=Strategy._meta.get_field("type").help_text)
+        if "indicators" in self.fields:
+            chosen = (self.data.get(self.add_prefix("type")) if self.is_bound else None) or self.instance.type
+            self.fields["indicators"].help_text = (parameters_help(chosen) if chosen else
+                                                   "JSON object of the chosen class's parameters (save once with "
+                                                   "the type chosen to see them listed here).")
 
     def clean(self):
         cleaned = super().clean()
@@ -21,10 +47,6 @@ class StrategyAdminForm(forms.ModelForm):
     class Meta:
         model = Strategy
         fields = "__all__"
-        help_texts = {
-            "indicators": "JSON object; missing keys take their defaults: "
-            + ", ".join(f"{name}={param.default}" for name, param in INDICATOR_PARAMS.items()),
-        }
 
 
 @admin.register(Strategy)

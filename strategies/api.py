@@ -1,4 +1,5 @@
-"""Strategy API, the seed's seven endpoints: list, get, create, update, delete, activate, deactivate."""
+"""Strategy API, the seed's seven endpoints (list, get, create, update, delete, activate, deactivate) and the strategy
+classes a strategy can be of (``GET /api/strategies/classes``)."""
 
 import logging
 
@@ -6,20 +7,27 @@ import django_filters
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.security import ModelPermissions, RequiresPermission
-from strategies import services
-from strategies.models import Strategy, StrategyType
+from strategies import catalogue, services
+from strategies.models import Strategy
 from strategies.serializers import StrategySerializer
 from strategies.services import change_refusal
 
 logger = logging.getLogger(__name__)
 
 
+def _type_choices():
+    # Read on each request: a strategy file added since start-up is a type too.
+    return [(key, key) for key in catalogue.known_types()]
+
+
 class StrategyFilter(django_filters.FilterSet):
-    type = django_filters.ChoiceFilter(choices=StrategyType.choices, help_text="scalping or trend_following")
+    type = django_filters.ChoiceFilter(choices=_type_choices,
+                                       help_text="A strategy class's key (GET /api/strategies/classes).")
     # Not BooleanFilter: its widget reads anything but true/false/1/0 as "no filter" and lists every strategy.
     is_active = django_filters.TypedChoiceFilter(
         choices=[(value, value) for value in ("true", "false", "1", "0")], coerce=lambda value: value in ("true", "1"),
@@ -110,3 +118,36 @@ class StrategyActivate(_Switch):
                responses=StrategySerializer)
 class StrategyDeactivate(_Switch):
     is_active = False
+
+
+def describe_class(key: str, cls, origin: str) -> dict:
+    """What a strategy row of this class can be set to: its defaults, its exits and its declared parameters."""
+    return {"key": key, "name": cls.__name__, "summary": cls.summary(), "origin": origin,
+            "timeframe": cls.interval(), "informative_timeframes": list(cls.informative_timeframes),
+            "startup_candle_count": cls.startup_candle_count, "can_short": cls.can_short,
+            "exits": {"stoploss": cls.stoploss, "take_profit": cls.take_profit, "trailing_stop": cls.trailing_stop,
+                      "trailing_stop_positive": cls.trailing_stop_positive,
+                      "trailing_stop_positive_offset": cls.trailing_stop_positive_offset,
+                      "exit_after_candles": cls.exit_after_candles,
+                      "partial_take_profits": [list(target) for target in cls.partial_take_profits]},
+            "parameters": [parameter.describe() for parameter in cls.declared_parameters().values()]}
+
+
+@extend_schema(summary="List the strategy classes: built-ins and STRATEGY_DIRS files, with their parameters",
+               responses={200: OpenApiResponse(description='{"classes": [...], "problems": [{"path", "message"}]}')})
+class StrategyClasses(APIView):
+    """Every class a strategy's ``type`` may name, and the files that could not be loaded (and why)."""
+
+    permission_classes = [IsAuthenticated]  # a read, like the strategy list
+
+    def get(self, request):
+        found = catalogue.refresh()  # a file saved a moment ago is listed (or its problem is)
+        classes = [describe_class(key, found.classes[key], "built-in" if found.origins[key].startswith("built-in")
+                                  else "file") | {"file": _file_of(found.origins[key])} for key in found.keys()]
+        problems = [{"path": problem.path, "message": problem.message} for problem in found.problems]
+        return Response({"classes": classes, "problems": problems})
+
+
+def _file_of(origin: str) -> str:
+    """The file of a user class (its origin reads "path (ClassName)"); "" for a built-in."""
+    return "" if origin.startswith("built-in") else origin.rsplit(" (", 1)[0]

@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from market.instruments import replay_symbols
 from market.intervals import INTERVAL_LABELS, INTERVAL_MINUTES
-from strategies.catalogue import known_types
+from strategies.catalogue import known_types, strategy_class
 from strategies.config import stop_loss_problem, validate_indicators, validate_take_profit_targets
+from strategies.sdk.parameters import ParameterError
 
 SYMBOL_PATTERN = re.compile(r"^[A-Z0-9]{2,25}USDT$")
 TIMEFRAME_CHOICES = list(INTERVAL_LABELS.items())
@@ -43,6 +44,23 @@ def servable_symbols() -> list[str]:
     if settings.EXCHANGE_MODE == "paper" and settings.MARKET_DATA == "replay":
         return replay_symbols(settings.CANDLE_DATA_DIR)
     return []
+
+
+def _each_problem(strategy_class, values) -> list[str]:
+    """One message per declared parameter whose value is refused, so each can be shown beside its input; empty
+    when the problem is elsewhere (an unknown name, a rule across parameters): the class's whole message says it."""
+    if not isinstance(values, dict):
+        return []
+    declared = strategy_class.declared_parameters()
+    if set(values) - set(declared):
+        return []
+    problems = []
+    for name, value in values.items():
+        try:
+            declared[name].clean(value)
+        except ParameterError as error:
+            problems.append(str(error))
+    return problems
 
 
 class StrategyType(models.TextChoices):
@@ -176,9 +194,17 @@ class Strategy(models.Model):
     def __str__(self):
         return self.name
 
+    def clean_fields(self, exclude=None):
+        # The indicators field's own validator knows the built-ins' settings only; clean() checks the values
+        # against the chosen class's declared parameters instead (the built-ins' check included).
+        super().clean_fields(exclude={*(exclude or ()), "indicators"})
+
     def clean(self):
         super().clean()
         errors = {}
+        problem = self.parameters_problem()
+        if problem:
+            errors["indicators"] = problem
         if self.confirm_timeframe:
             if INTERVAL_MINUTES[self.confirm_timeframe] <= INTERVAL_MINUTES.get(self.timeframe, 0):
                 errors["confirm_timeframe"] = "The confirmation timeframe must be longer than the strategy's timeframe."
@@ -203,7 +229,30 @@ class Strategy(models.Model):
     def paused_until_resumed(self) -> bool:
         return self.paused_until == self.PAUSED_INDEFINITELY
 
+    def parameters_problem(self) -> list[str]:
+        """Why ``indicators`` does not suit the class's declared parameters (empty: they do, or the class is
+        missing, which the type's own validation reports)."""
+        cls = strategy_class(self.type)
+        if cls is None:
+            return []
+        try:
+            cls.clean_parameters(self.indicators)
+        except ParameterError as error:
+            return _each_problem(cls, self.indicators) or [str(error)]
+        except ValidationError as error:
+            return error.messages
+        except Exception as error:  # noqa: BLE001 - a strategy file's own rule: its failure is the answer, not a 500
+            return [f"{cls.__name__}.clean_parameters raised {type(error).__name__}: {error}"]
+        return []
+
+    @property
+    def parameters(self) -> dict:
+        """The class's parameter values: ``indicators`` checked, every default filled in (raises ParameterError or
+        ValidationError when they do not suit it). A strategy whose class is missing keeps its values as stored."""
+        cls = strategy_class(self.type)
+        return dict(self.indicators or {}) if cls is None else cls.clean_parameters(self.indicators)
+
     @property
     def indicator_config(self) -> dict:
-        """The indicators JSON with every default filled in."""
-        return validate_indicators(self.indicators)
+        """Older name of ``parameters``."""
+        return self.parameters

@@ -6,8 +6,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from strategies.config import validate_indicators
-from strategies.models import TIMEFRAME_CHOICES, Strategy, StrategyType
+from strategies.models import TIMEFRAME_CHOICES, Strategy
+from strategies.sdk.parameters import ParameterError
 
 TIMEFRAMES = ", ".join(value for value, _ in TIMEFRAME_CHOICES)
 
@@ -35,26 +35,37 @@ class StrategySerializer(serializers.ModelSerializer):
         slug_field=get_user_model().USERNAME_FIELD, read_only=True,
         help_text="Who last activated it: the cycle trades it while they may trade (null: activated before this was "
                   "recorded; such a strategy trades on paper only).")
-    indicator_config = serializers.SerializerMethodField(
-        help_text="The indicator settings in force: the strategy's own values with every default filled in.")
+    # Not the model field's validator (the built-ins' settings only): ``validate`` checks the values against the
+    # chosen class's declared parameters (Strategy.clean).
+    indicators = serializers.JSONField(
+        required=False, help_text="The class's parameter values (GET /api/strategies/classes lists them); missing "
+                                  "ones take their defaults.")
+    parameters = serializers.SerializerMethodField(
+        help_text="The parameter values in force: the strategy's own with every default filled in (null when its "
+                  "class is missing or no longer accepts them).")
+    indicator_config = serializers.SerializerMethodField(help_text="The same as parameters (its older name).")
 
     class Meta:
         model = Strategy
         fields = ["id", "name", "type", "is_active", "symbols", "timeframe", "confirm_timeframe", "risk_percentage",
                   "max_positions", "stop_loss_percentage", "take_profit_percentage", "leverage",
-                  "max_daily_loss_percentage", "use_ai_confirmation", "min_ai_confidence", "indicators",
+                  "max_daily_loss_percentage", "use_ai_confirmation", "min_ai_confidence", "indicators", "parameters",
                   "indicator_config", "paused_until", "pause_reason", "activated_by", "created_at", "updated_at"]
         read_only_fields = ["id", "paused_until", "pause_reason", "activated_by", "created_at", "updated_at"]
         extra_kwargs = {
             "symbols": {"required": True},
-            "type": {"error_messages": {
-                "invalid_choice": f'"{{input}}" is not a strategy type; use one of {", ".join(StrategyType.values)}.'}},
             "timeframe": {"error_messages": {
                 "invalid_choice": f'"{{input}}" is not a Bybit kline interval; use one of {TIMEFRAMES}.'}},
         }
 
-    def get_indicator_config(self, strategy) -> dict[str, float]:
-        return validate_indicators(strategy.indicators)
+    def get_parameters(self, strategy) -> dict | None:
+        try:
+            return strategy.parameters
+        except (ParameterError, DjangoValidationError):
+            return None
+
+    def get_indicator_config(self, strategy) -> dict | None:
+        return self.get_parameters(strategy)
 
     def validate(self, attrs):
         candidate = copy.copy(self.instance) if self.instance else Strategy()

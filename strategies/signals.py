@@ -1,17 +1,19 @@
-"""Signals: LONG, SHORT or HOLD for a candle frame, with the reasons. Pure functions, no I/O.
+"""Signals: LONG, SHORT or HOLD for a candle frame, with the reasons, for any strategy class. Pure: no I/O.
 
-``signal_series`` gives the action of every row at once (the backtester's view); ``evaluate`` gives
-the last closed candle's action with its reasons (the live cycle's view; ``explain`` is its core,
-for a frame that already has indicators). All read the same condition masks from
-``strategies.rules`` (where each strategy's rules are documented), so ``evaluate(...).action``
-always equals the last value of ``signal_series`` (before multiple-timeframe confirmation).
+Every strategy, built-in or a trader's file, is a class of the catalogue (``strategies.catalogue``) and runs through
+the SDK kernel (``strategies.sdk.kernel.populate``): ``signal_series`` gives the action of every row at once (the
+backtester's view), ``evaluate`` the last closed candle's action with its reasons (the live cycle's view). Both
+read the same ``Populated`` entries, so ``evaluate(...).action`` always equals the last value of ``signal_series``
+(before multiple-timeframe confirmation). The reasons are the class's ``explain_entry`` (the built-ins: their
+conditions, met or not), else the row's ``enter_tag``.
 
-Multiple-timeframe confirmation: when a strategy names a higher ``confirm_timeframe``, its trend
-(EMA short above EMA long: up, below: down) must agree with the signal's direction, or the signal
-becomes HOLD. ``confirm_series`` applies the same rule to a whole backtest, using for each candle
-only the higher-timeframe candles that had closed by then.
+Multiple-timeframe confirmation: when a strategy names a higher ``confirm_timeframe``, its trend (EMA short above
+EMA long: up, below: down) must agree with the signal's direction, or the signal becomes HOLD. The periods are the
+strategy's ``ema_short``/``ema_long`` parameters when it declares them, else the built-ins' defaults (9 and 21).
+``confirm_series`` applies the same rule to a whole backtest, using for each candle only the higher-timeframe
+candles that had closed by then.
 
-Nothing here raises anything but ``StrategyError``: the cycle logs it and moves on.
+Nothing here raises anything but ``StrategyError`` (the kernel's): the cycle records it and moves on.
 """
 
 from __future__ import annotations
@@ -27,8 +29,18 @@ from django.core.exceptions import ValidationError
 from ta.trend import EMAIndicator
 
 from market.intervals import interval_delta
-from strategies.indicators import INDICATOR_COLUMNS, compute_indicators, full_config, min_candles
-from strategies.rules import RULES, Condition, fmt
+from strategies.catalogue import known_types, strategy_class
+from strategies.config import indicator_defaults
+from strategies.rules import fmt
+from strategies.sdk.base import IStrategy
+from strategies.sdk.kernel import ENTRY_COLUMNS, EXIT_COLUMNS, Populated, StrategyError, _where, populate
+from strategies.sdk.parameters import ParameterError
+
+__all__ = ["Action", "Signal", "StrategyError", "confirm_series", "evaluate", "higher_trend", "instantiate",
+           "populated", "signal_series"]
+
+CANDLE_COLUMNS = ("open", "high", "low", "close", "volume")
+SIGNAL_COLUMNS = (*ENTRY_COLUMNS, *EXIT_COLUMNS, "enter_tag", "exit_tag")
 
 
 class Action(StrEnum):
@@ -37,8 +49,7 @@ class Action(StrEnum):
     HOLD = "HOLD"
 
 
-class StrategyError(Exception):
-    """A strategy could not be evaluated (unknown type, bad config, malformed frame)."""
+ACTIONS = {1: Action.LONG, -1: Action.SHORT, 0: Action.HOLD}
 
 
 @dataclass(frozen=True)
@@ -48,51 +59,75 @@ class Signal:
     candle_time: datetime  # open time of the last closed candle
     price: Decimal  # its close
     indicators: dict[str, float | None]  # that row's indicator values, JSON-safe
+    # The last row's exit signals (populate_exit_trend), for the cycle to act on an open position.
+    exit_long: bool = False
+    exit_short: bool = False
+    exit_tag: str = ""
 
 
-def signal_series(strategy_type: str, frame_with_indicators: pd.DataFrame, config: dict) -> np.ndarray:
-    """+1 (LONG), -1 (SHORT) or 0 (HOLD) for every row of a frame that went through compute_indicators."""
+def instantiate(strategy_type: str, config: dict | None) -> IStrategy:
+    """An instance of the catalogue's class ``strategy_type`` with these parameter values (checked)."""
+    cls = strategy_class(strategy_type)
+    if cls is None:
+        raise StrategyError(f"unknown strategy type {strategy_type!r}; known: {', '.join(known_types())}")
     try:
-        conditions = _conditions(strategy_type, frame_with_indicators, full_config(config))
-        return _actions(conditions, len(frame_with_indicators))
-    except StrategyError:
-        raise
-    except (KeyError, ValueError, TypeError, ValidationError) as error:
+        return cls(config)
+    except (ParameterError, ValidationError) as error:
         raise StrategyError(f"{strategy_type}: {_describe(error)}") from error
 
 
-def explain(strategy_type: str, frame_with_indicators: pd.DataFrame, config: dict) -> tuple[Action, list[str]]:
-    """The last row's action and the reasons for it, from a frame that went through compute_indicators."""
-    try:
-        conditions = _conditions(strategy_type, frame_with_indicators, full_config(config))
-        rows = len(frame_with_indicators)
-        action = Action({1: "LONG", -1: "SHORT", 0: "HOLD"}[int(_actions(conditions, rows)[-1])])
-        return action, _reasons(conditions, action, rows - 1)
-    except StrategyError:
-        raise
-    except (KeyError, ValueError, TypeError, IndexError, ValidationError) as error:
-        raise StrategyError(f"{strategy_type}: {_describe(error)}") from error
+def populated(strategy_type: str, frame: pd.DataFrame, config: dict | None,
+              metadata: dict | None = None) -> Populated:
+    """The class's hooks run over ``frame`` (closed candles): its columns and every row's signals."""
+    return populate(instantiate(strategy_type, config), frame, _metadata(metadata))
 
 
-def evaluate(strategy_type: str, frame: pd.DataFrame, config: dict, *,
-             higher_frame: pd.DataFrame | None = None) -> Signal:
+def signal_series(strategy_type: str, frame: pd.DataFrame, config: dict | None, *,
+                  metadata: dict | None = None) -> np.ndarray:
+    """+1 (LONG), -1 (SHORT) or 0 (HOLD) for every row of ``frame``; rows before the class's
+    ``startup_candle_count`` hold (the live cycle holds with that few candles too)."""
+    return populated(strategy_type, frame, config, metadata).entries
+
+
+def evaluate(strategy_type: str, frame: pd.DataFrame, config: dict | None, *,
+             higher_frame: pd.DataFrame | None = None, metadata: dict | None = None) -> Signal:
     """The action for the last (closed) candle of ``frame``, with the reasons for it."""
-    try:
-        return _evaluate(strategy_type, frame, full_config(config), higher_frame)
-    except StrategyError:
-        raise
-    except Exception as error:  # noqa: BLE001 - the contract: a strategy raises nothing else
-        raise StrategyError(f"{strategy_type}: {_describe(error)}") from error
+    strategy = instantiate(strategy_type, config)
+    if frame.empty:
+        raise StrategyError(f"{strategy_type}: the candle frame is empty")
+    needed = strategy.startup_candle_count
+    if len(frame) < needed:
+        snapshot = _warming_up_snapshot(strategy, frame, _metadata(metadata))
+        return _signal(frame, snapshot, Action.HOLD, [
+            f"Not enough candles: these indicator periods need {needed} closed candles, got {len(frame)}."])
+    result = populate(strategy, frame, _metadata(metadata))
+    row = len(frame) - 1
+    action = ACTIONS[int(result.entries[row])]
+    reasons = _explain(strategy, result, row, action)
+    if action != Action.HOLD and higher_frame is not None:
+        confirmed, why = _confirm(action, higher_frame, strategy.parameters)
+        reasons.append(why)
+        if not confirmed:
+            action = Action.HOLD
+    return _signal(result.frame, _snapshot(result.frame), action, reasons,
+                   exit_long=bool(result.exit_long[row]), exit_short=bool(result.exit_short[row]),
+                   exit_tag=result.tag(row, "exit_tag"))
 
 
-def higher_trend(higher_frame: pd.DataFrame, config: dict) -> np.ndarray:
+def trend_periods(config: dict | None) -> tuple[int, int]:
+    """The EMA periods of the confirmation trend: the strategy's ema_short/ema_long, else the built-in defaults."""
+    defaults, config = indicator_defaults(), config or {}
+    return int(config.get("ema_short", defaults["ema_short"])), int(config.get("ema_long", defaults["ema_long"]))
+
+
+def higher_trend(higher_frame: pd.DataFrame, config: dict | None) -> np.ndarray:
     """+1 where the higher timeframe's EMA short is above its EMA long, -1 below, 0 equal or unknown."""
-    short, long_ = _trend_emas(higher_frame, full_config(config))
+    short, long_ = _trend_emas(higher_frame, config)
     return np.sign(np.nan_to_num(short - long_, nan=0.0)).astype(np.int8)
 
 
 def confirm_series(signals: np.ndarray, frame: pd.DataFrame, interval: str, higher_frame: pd.DataFrame,
-                   higher_interval: str, config: dict) -> np.ndarray:
+                   higher_interval: str, config: dict | None) -> np.ndarray:
     """``signals`` with every entry that the higher timeframe's trend (as known then) disagrees with set to 0."""
     try:
         trend = np.append(higher_trend(higher_frame, config), np.int8(0))  # index -1: no higher candle yet
@@ -101,90 +136,72 @@ def confirm_series(signals: np.ndarray, frame: pd.DataFrame, interval: str, high
         # The newest higher candle that had closed when each candle closed.
         latest = np.searchsorted(higher_closes_at, closes_at, side="right") - 1
         return np.where(np.sign(signals) == trend[latest], signals, 0).astype(np.int8)
-    except (KeyError, ValueError, TypeError, ValidationError) as error:
+    except (KeyError, ValueError, TypeError) as error:
         raise StrategyError(f"confirmation: {_describe(error)}") from error
 
 
-def _trend_emas(frame: pd.DataFrame, config: dict) -> tuple[np.ndarray, np.ndarray]:
+def _metadata(metadata: dict | None) -> dict:
+    return {"informative": {}, **(metadata or {})}
+
+
+def _explain(strategy: IStrategy, result: Populated, row: int, action: Action) -> list[str]:
+    try:
+        reasons = list(strategy.explain_entry(result.frame, row, action.value))
+    except Exception as error:  # noqa: BLE001 - a strategy's own code: reported like a populate hook's error
+        raise StrategyError(f"{type(strategy).key()}.explain_entry raised {type(error).__name__}: {error}"
+                            f"{_where(strategy)}") from error
+    if reasons:
+        return reasons
+    if action == Action.HOLD:
+        return ["No entry signal on this candle."]
+    return [result.tag(row) or f"enter_{action.value.lower()} signal"]
+
+
+def _warming_up_snapshot(strategy: IStrategy, frame: pd.DataFrame, metadata: dict) -> dict:
+    """The indicators as far as they go on too few candles; none when the hooks cannot run on so few (the HOLD
+    says why: not enough candles)."""
+    try:
+        return _snapshot(populate(strategy, frame, metadata).frame)
+    except StrategyError:
+        return {}
+
+
+def _signal(frame: pd.DataFrame, snapshot: dict, action: Action, reasons: list[str], **exits) -> Signal:
+    last = frame.iloc[-1]
+    return Signal(action=action, reasons=tuple(reasons), candle_time=last.name.to_pydatetime(),
+                  price=Decimal(repr(float(last["close"]))), indicators=snapshot, **exits)
+
+
+def _snapshot(frame: pd.DataFrame) -> dict[str, float | None]:
+    """The last row's indicator values: every numeric column the hooks added (for the built-ins, exactly
+    ``strategies.indicators.INDICATOR_COLUMNS``)."""
+    names = [name for name in frame.columns if name not in CANDLE_COLUMNS and name not in SIGNAL_COLUMNS
+             and pd.api.types.is_numeric_dtype(frame[name]) and not pd.api.types.is_bool_dtype(frame[name])]
+    last = frame.iloc[-1]
+    return {str(name): (float(last[name]) if np.isfinite(last[name]) else None) for name in names}
+
+
+def _trend_emas(frame: pd.DataFrame, config: dict | None) -> tuple[np.ndarray, np.ndarray]:
+    short_period, long_period = trend_periods(config)
     close = frame["close"].astype("float64")
-    short = EMAIndicator(close, window=config["ema_short"]).ema_indicator().to_numpy(dtype="float64")
-    long_ = EMAIndicator(close, window=config["ema_long"]).ema_indicator().to_numpy(dtype="float64")
+    short = EMAIndicator(close, window=short_period).ema_indicator().to_numpy(dtype="float64")
+    long_ = EMAIndicator(close, window=long_period).ema_indicator().to_numpy(dtype="float64")
     return short, long_
 
 
-def _conditions(strategy_type: str, frame: pd.DataFrame, config: dict) -> list[Condition]:
-    try:
-        rules = RULES[strategy_type]
-    except KeyError:
-        raise StrategyError(f"unknown strategy type {strategy_type!r}; known: {', '.join(RULES)}") from None
-    columns = {name: frame[name].to_numpy(dtype="float64") for name in (*INDICATOR_COLUMNS, "close")}
-    return rules(columns, config)
-
-
-def _actions(conditions: list[Condition], rows: int) -> np.ndarray:
-    long_ = np.ones(rows, dtype=bool)
-    short = np.ones(rows, dtype=bool)
-    for condition in conditions:
-        if condition.side == Action.LONG:
-            long_ &= condition.mask
-        else:
-            short &= condition.mask
-    return long_.astype(np.int8) - short.astype(np.int8)
-
-
-def _evaluate(strategy_type: str, frame: pd.DataFrame, config: dict, higher_frame: pd.DataFrame | None) -> Signal:
-    if strategy_type not in RULES:
-        raise StrategyError(f"unknown strategy type {strategy_type!r}; known: {', '.join(RULES)}")
-    if frame.empty:
-        raise StrategyError("the candle frame is empty")
-    with_indicators = compute_indicators(frame, config)
-    last = with_indicators.iloc[-1]
-
-    def signal(action: Action, reasons: list[str]) -> Signal:
-        return Signal(action=action, reasons=tuple(reasons), candle_time=last.name.to_pydatetime(),
-                      price=Decimal(repr(float(last["close"]))), indicators=_snapshot(last))
-
-    needed = min_candles(config)
-    if len(frame) < needed:
-        return signal(Action.HOLD, [f"Not enough candles: these indicator periods need {needed} closed candles, "
-                                    f"got {len(frame)}."])
-    action, reasons = explain(strategy_type, with_indicators, config)
-    if action != Action.HOLD and higher_frame is not None:
-        confirmed, why = _confirm(action, higher_frame, config)
-        reasons.append(why)
-        if not confirmed:
-            action = Action.HOLD
-    return signal(action, reasons)
-
-
-def _reasons(conditions: list[Condition], action: Action, row: int) -> list[str]:
-    if action != Action.HOLD:
-        return [f"{c.label} ({c.values(row)})" for c in conditions if c.side == action]
-    reasons = []
-    for side in (Action.LONG, Action.SHORT):
-        for c in conditions:
-            if c.side == side:
-                state = "met" if c.mask[row] else "not met"
-                reasons.append(f"{side} {state}: {c.label} ({c.values(row)})")
-    return reasons
-
-
 def _confirm(action: Action, higher_frame: pd.DataFrame, config: dict) -> tuple[bool, str]:
-    if len(higher_frame) < config["ema_long"]:
-        return False, (f"Higher timeframe cannot confirm: its EMA {config['ema_long']} needs "
-                       f"{config['ema_long']} closed candles, got {len(higher_frame)}.")
+    short_period, long_period = trend_periods(config)
+    if len(higher_frame) < long_period:
+        return False, (f"Higher timeframe cannot confirm: its EMA {long_period} needs "
+                       f"{long_period} closed candles, got {len(higher_frame)}.")
     short, long_ = _trend_emas(higher_frame, config)
     trend = int(np.sign(short[-1] - long_[-1]))
     wanted = 1 if action == Action.LONG else -1
     direction = {1: "up", -1: "down", 0: "flat"}[trend]
-    values = f"EMA {config['ema_short']} {fmt(short[-1])}, EMA {config['ema_long']} {fmt(long_[-1])}"
+    values = f"EMA {short_period} {fmt(short[-1])}, EMA {long_period} {fmt(long_[-1])}"
     if trend == wanted:
         return True, f"Higher timeframe trend is {direction} ({values}): {action} confirmed."
     return False, f"Higher timeframe trend is {direction} ({values}): {action} not confirmed, holding."
-
-
-def _snapshot(row: pd.Series) -> dict[str, float | None]:
-    return {name: (float(row[name]) if np.isfinite(row[name]) else None) for name in INDICATOR_COLUMNS}
 
 
 def _describe(error: Exception) -> str:

@@ -5,6 +5,9 @@
 6. risk checks and sizing (trades/risk.py)          7-8. pending Trade row, order, fill, SL/TP
 9. live events and notifications after commit
 
+Before step 2, open trades whose strategy's time exit is due are closed (``close_timed_out``), so the slot they
+free counts in this cycle, as the backtest frees it at that minute's open.
+
 All network calls of a phase run concurrently (klines, AI questions, orders), so a hundred
 strategy x symbol pairs cost a few round trips, not a hundred. Decisions that change money (which
 entries get a slot, how big they are) are taken one strategy at a time under that strategy's lease.
@@ -30,14 +33,18 @@ from django.utils import timezone
 from ai.verdict import verdict
 from core.security import strategy_trading_refusal
 from exchange.base import Exchange
+from market import exits
 from market.candles import candles_to_frame, closed_candles
 from market.errors import ExchangeError
+from market.intervals import INTERVAL_MINUTES
 from market.order_ids import entry_order_link_id
 from market.types import Balance
+from strategies import catalogue
 from strategies.models import Strategy
+from strategies.sdk.base import bybit_interval
 from strategies.signals import Action, Signal, StrategyError, evaluate
 from trades import announce, locks
-from trades.execution import Execution, execute_entry
+from trades.execution import Execution, execute_entry, execute_exit
 from trades.models import LIVE_STATUSES, Decision, DecisionOutcome, Trade, TradeStatus
 from trades.pause import check_daily_loss
 from trades.risk import EntryPlan, RiskParams, RiskRejected, plan_entry
@@ -138,7 +145,11 @@ class TradingCycle:
         pairs = [PairOutcome(strategy, symbol) for strategy in strategies for symbol in strategy.symbols]
         if not pairs:
             return report
+        # A strategy file changed since the last run is read now, between runs: never under a running cycle.
+        catalogue.refresh()
         market_now = self.exchange.server_time()
+        if not self.dry_run:
+            report.errors += close_timed_out(self.exchange, market_now, strategies, sleep=self.sleep)
         frames, balance, held_symbols = self._fetch(strategies, market_now, report)
         report.balance = balance
         for pair in pairs:
@@ -164,6 +175,8 @@ class TradingCycle:
     def _fetch(self, strategies, market_now: datetime, report: CycleReport):
         keys = {(symbol, strategy.timeframe) for strategy in strategies for symbol in strategy.symbols}
         keys |= {(symbol, strategy.confirm_timeframe) for strategy in strategies if strategy.confirm_timeframe
+                 for symbol in strategy.symbols}
+        keys |= {(symbol, interval) for strategy in strategies for interval in informative_intervals(strategy).values()
                  for symbol in strategy.symbols}
 
         def klines(key):
@@ -203,9 +216,19 @@ class TradingCycle:
         if isinstance(higher, Exception):
             pair.stop(DecisionOutcome.FAILED, f"{strategy.confirm_timeframe} klines unavailable: {higher}")
             return
+        if catalogue.strategy_class(strategy.type) is None:
+            pair.stop(DecisionOutcome.FAILED, missing_class(strategy.type))
+            return
+        informative = {timeframe: frames.get((pair.symbol, interval))
+                       for timeframe, interval in informative_intervals(strategy).items()}
+        for timeframe, candles in informative.items():
+            if isinstance(candles, Exception):
+                pair.stop(DecisionOutcome.FAILED, f"{timeframe} klines unavailable: {candles}")
+                return
         pair.frame = frame
+        metadata = {"pair": pair.symbol, "timeframe": strategy.timeframe, "informative": informative}
         try:
-            pair.signal = evaluate(strategy.type, frame, strategy.indicator_config, higher_frame=higher)
+            pair.signal = evaluate(strategy.type, frame, strategy.indicators, higher_frame=higher, metadata=metadata)
         except StrategyError as error:
             pair.stop(DecisionOutcome.FAILED, f"strategy error: {error}")
 
@@ -383,6 +406,47 @@ class TradingCycle:
             except ExchangeError:
                 pass
         announce.balance_changed(balance)
+
+
+def informative_intervals(strategy: Strategy) -> dict[str, str]:
+    """The higher timeframes the strategy's class reads (as the class spells them, e.g. "1h") -> Bybit intervals."""
+    cls = catalogue.strategy_class(strategy.type)
+    return {timeframe: bybit_interval(timeframe) for timeframe in (cls.informative_timeframes if cls else ())}
+
+
+def missing_class(key: str) -> str:
+    """Why a strategy of class ``key`` cannot be evaluated: the load problems that name it, else all of them."""
+    problems = catalogue.catalogue().problems
+    squashed = key.replace("_", "").lower()
+    naming = [problem for problem in problems
+              if squashed in str(problem).replace("_", "").lower()]
+    shown = naming or list(problems)
+    why = "; ".join(map(str, shown)) if shown else "no built-in and no file in STRATEGY_DIRS defines it"
+    return f"strategy class {key!r} is not loaded, holding: {why}"
+
+
+def close_timed_out(exchange: Exchange, market_now: datetime, strategies: list[Strategy], *,
+                    sleep: Callable[[float], None] = time.sleep) -> list[str]:
+    """Close the open trades of these strategies that have been held for their ``exit_after_candles`` (counted in
+    candles of the strategy's timeframe from the one the entry filled in: the one after the signal candle, as in
+    the backtest). Returns what went wrong, one line a trade; a trade that could not be closed is tried again next
+    cycle."""
+    errors = []
+    trades = Trade.objects.open().filter(strategy__in=[s for s in strategies if s.exit_after_candles],
+                                         candle_time__isnull=False).select_related("strategy")
+    now_minute = int(market_now.timestamp()) // 60
+    for trade in trades:
+        strategy = trade.strategy
+        minutes = INTERVAL_MINUTES[strategy.timeframe]
+        opened = exits.candle_index(int(trade.candle_time.timestamp()) // 60, minutes) + 1
+        if not exits.time_exit_due(opened, exits.candle_index(now_minute, minutes), strategy.exit_after_candles):
+            continue
+        try:
+            execute_exit(trade, exchange=exchange, reason=f"time exit after {strategy.exit_after_candles} candles",
+                         sleep=sleep)
+        except ExchangeError as error:
+            errors.append(f"time exit of trade {trade.pk} ({trade.symbol}): {error}")
+    return errors
 
 
 def _by_strategy(pairs: list[PairOutcome]) -> dict[Strategy, list[PairOutcome]]:

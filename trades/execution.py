@@ -17,11 +17,12 @@ from django.utils import timezone
 
 from exchange.base import Exchange
 from market.errors import ExchangeError, OrderStateUnknownError, TemporaryError
+from market.exits import ExitPlan
 from market.order_ids import exit_order_link_id
 from market.types import InstrumentRules, Order, OrderRequest, OrderStatus, OrderType
 from trades import announce
 from trades.models import Trade, TradeStatus
-from trades.risk import RiskParams, protective_prices
+from trades.risk import RiskParams, exit_plan
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +109,8 @@ def cancel_rest(exchange: Exchange, order: Order, *, sleep: Callable[[float], No
 def confirm_open(trade: Trade, order: Order, *, exchange: Exchange, params: RiskParams | None,
                  rules: InstrumentRules | None, sleep: Callable[[float], None] = time.sleep) -> Execution:
     """Record the fill, then set stop-loss and take-profit: a strategy's from the real fill price, a manual
-    order's as it asked (the exchange attached them to the order; setting them again proves they hold)."""
+    order's as it asked (the exchange attached them to the order; setting them again proves they hold). A strategy's
+    extra exits go with them: the trailing stop in the same call, then the partial take-profits."""
     fill_price = order.avg_price or trade.price
     note = partial_fill_note(order)
     if not trade.mark_open(order_id=order.order_id, price=fill_price, quantity=order.filled_qty or trade.quantity,
@@ -117,17 +119,22 @@ def confirm_open(trade: Trade, order: Order, *, exchange: Exchange, params: Risk
         return Execution(trade, trade.status, "already settled by another process", order=order)
     logger.info("entry filled", extra={**trade.log_extra, "price": str(fill_price), "fee": str(order.fee),
                                        "qty": str(trade.quantity)})
+    plan = None
     if params is not None:
-        stop, target = protective_prices(order.side, fill_price, params, rules or exchange.get_instrument(trade.symbol))
+        plan = exit_plan(order.side, fill_price, trade.quantity, params, rules or exchange.get_instrument(trade.symbol))
+        stop, target = plan.stop, plan.take_profit
     elif trade.stop_loss or trade.take_profit:
         rules = rules or exchange.get_instrument(trade.symbol)
         stop, target = (rules.round_price(level) if level else None for level in (trade.stop_loss, trade.take_profit))
     else:
         stop = target = None  # a manual order without protection: the operator's choice
-    error = protect(exchange, trade.symbol, stop, target) if stop or target else None
+    error = protect(exchange, trade.symbol, stop, target, plan) if stop or target else None
     if error is None:
         if stop or target:
-            trade.transition([TradeStatus.OPEN], stop_loss=stop, take_profit=target)
+            trade.transition([TradeStatus.OPEN], stop_loss=_stop_now(exchange, trade.symbol, stop, plan),
+                             take_profit=target)
+        if plan is not None and plan.targets:
+            _add_targets(exchange, trade, plan)
         announce.trade_opened(trade)
         return Execution(trade, "open", note, order=order)
     logger.error("stop-loss could not be set; closing the position at once",
@@ -164,14 +171,39 @@ def close_unprotected(trade: Trade, *, exchange: Exchange, error: ExchangeError,
     return Execution(trade, closed.outcome, f"stop-loss could not be set: {error}")
 
 
-def protect(exchange: Exchange, symbol: str, stop: Decimal, target: Decimal) -> ExchangeError | None:
-    """Set SL/TP; returns the error if it could not be set. (The exchange layer already retried it:
-    set_trading_stop is idempotent, and a second retry loop here would only multiply the wait.)"""
+def protect(exchange: Exchange, symbol: str, stop: Decimal, target: Decimal | None,
+            plan: ExitPlan | None = None) -> ExchangeError | None:
+    """Set SL/TP (and the plan's trailing stop); returns the error if it could not be set. (The exchange layer
+    already retried it: set_trading_stop is idempotent, and a second retry loop here would only multiply the wait.)"""
+    trailing = {} if plan is None or plan.trailing is None else {
+        "trailing_stop": plan.trailing.distance, "active_price": plan.trailing.activation}
     try:
-        exchange.set_trading_stop(symbol, stop_loss=stop, take_profit=target)
+        exchange.set_trading_stop(symbol, stop_loss=stop, take_profit=target, **trailing)
         return None
     except ExchangeError as error:
         return error
+
+
+def _stop_now(exchange: Exchange, symbol: str, stop: Decimal, plan: ExitPlan | None) -> Decimal:
+    """Where the stop stands once set: a trailing stop may have moved it at once (the exchange trails from the
+    last price), so the position's word is recorded, not the plan's."""
+    if plan is None or plan.trailing is None:
+        return stop
+    try:
+        positions = exchange.get_positions(symbol)
+    except ExchangeError:
+        return stop  # the reconciler follows the exchange's stop on its next pass
+    return next((position.stop_loss for position in positions if position.stop_loss), stop)
+
+
+def _add_targets(exchange: Exchange, trade: Trade, plan: ExitPlan) -> None:
+    """The partial take-profits. One refused leaves the position protected by its stop: logged, not fatal."""
+    for target in plan.targets:
+        try:
+            exchange.add_partial_take_profit(trade.symbol, price=target.price, qty=target.qty)
+        except ExchangeError as error:
+            logger.warning("a partial take-profit could not be set", extra={
+                **trade.log_extra, "price": str(target.price), "qty": str(target.qty), "error": str(error)})
 
 
 def await_fill(exchange: Exchange, symbol: str, order_link_id: str, order: Order | None, *,

@@ -6,6 +6,8 @@
   it is closed with the exchange's exit price and realized PnL (fees included).
 - An ``open`` trade of a strategy whose position has no stop-loss (the cycle could neither set it nor
   close the position, the exchange failing throughout) gets it set again, or its position closed.
+- An ``open`` trade whose stop the exchange moved (a trailing stop) takes the exchange's stop; one whose position
+  partial take-profits shrank is not a mismatch.
 - A position the database does not know is reported, never adopted silently.
 """
 
@@ -76,13 +78,16 @@ def reconcile(exchange: Exchange, *, now: datetime | None = None,
         position = positions.get(trade.symbol)
         if position is None:
             _record_closed(trade, exchange, report)
-        elif position.size != trade.quantity and not _follow_entry_fill(trade, position.size, exchange, report):
+        elif position.size != trade.quantity and not _partly_taken(trade, position.size) and not _follow_entry_fill(
+                trade, position.size, exchange, report):
             report.mismatches.append(
                 f"{trade.symbol}: the exchange holds {position.size}, trade {trade.pk} expects "
                 f"{trade.quantity} (changed by hand?)")
         elif position.stop_loss is None and trade.strategy is not None and (
                 trade.executed_at is None or trade.executed_at <= now - UNPROTECTED_GRACE):
             _protect_again(trade, exchange, report, sleep)
+        elif position.stop_loss is not None and position.stop_loss != trade.stop_loss:
+            _follow_stop(trade, position.stop_loss)
     known = set(Trade.objects.live().values_list("symbol", flat=True))
     for symbol, position in positions.items():
         if symbol not in known:
@@ -111,6 +116,19 @@ def _settle_pending(trade: Trade, exchange: Exchange, now: datetime, report: Rec
         report.failed.append(trade)
     elif result.outcome != "pending":
         report.opened.append(trade)
+
+
+def _partly_taken(trade: Trade, size: Decimal) -> bool:
+    """A position smaller than its trade, whose strategy takes profit in parts: a target filled."""
+    return 0 < size < trade.quantity and trade.strategy is not None and bool(trade.strategy.take_profit_targets)
+
+
+def _follow_stop(trade: Trade, stop: Decimal) -> None:
+    """The exchange moved the stop (it trails): the trade says where it now stands."""
+    before = trade.stop_loss
+    if trade.transition([TradeStatus.OPEN], stop_loss=stop):
+        logger.info("stop-loss follows the exchange's", extra={**trade.log_extra, "from": str(before),
+                                                               "to": str(stop)})
 
 
 def _follow_entry_fill(trade: Trade, size: Decimal, exchange: Exchange, report: ReconcileReport) -> bool:

@@ -12,8 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from market import exits
+from market.exits import ExitPlan
+from market.intervals import INTERVAL_MINUTES
 from market.types import InstrumentRules, Side
-from strategies.config import stop_loss_problem
+from strategies.config import stop_loss_problem, validate_take_profit_targets
 
 HUNDRED = Decimal("100")
 # Keep a little margin free for the entry fee and slippage, so a full-size order is not refused.
@@ -31,12 +34,36 @@ class RiskParams:
     take_profit_percentage: Decimal
     leverage: Decimal = Decimal("1")
     max_positions: int = 1
+    # Exits beyond the fixed stop and take-profit (``market.exits``); empty: the fixed ones alone, as before.
+    trailing_stop_percentage: Decimal | None = None
+    trailing_activation_percentage: Decimal | None = None
+    exit_after_candles: int | None = None
+    candle_minutes: int = 1  # the strategy's timeframe, which the time exit counts candles of
+    take_profit_targets: tuple[tuple[Decimal, Decimal], ...] = ()  # (percent, share) pairs: replace the take-profit
 
     @classmethod
     def from_strategy(cls, strategy) -> RiskParams:
         return cls(risk_percentage=strategy.risk_percentage, stop_loss_percentage=strategy.stop_loss_percentage,
                    take_profit_percentage=strategy.take_profit_percentage, leverage=strategy.leverage,
-                   max_positions=strategy.max_positions)
+                   max_positions=strategy.max_positions, **exit_settings(strategy))
+
+    @property
+    def has_extra_exits(self) -> bool:
+        return bool(self.trailing_stop_percentage or self.exit_after_candles or self.take_profit_targets)
+
+
+def exit_settings(source) -> dict:
+    """The exit fields of a Strategy (or anything spelled like one), checked, as RiskParams takes them."""
+    return {"trailing_stop_percentage": getattr(source, "trailing_stop_percentage", None),
+            "trailing_activation_percentage": getattr(source, "trailing_activation_percentage", None),
+            "exit_after_candles": getattr(source, "exit_after_candles", None),
+            "candle_minutes": INTERVAL_MINUTES.get(getattr(source, "timeframe", "1"), 1),
+            "take_profit_targets": target_pairs(getattr(source, "take_profit_targets", None))}
+
+
+def target_pairs(targets) -> tuple[tuple[Decimal, Decimal], ...]:
+    """Partial take-profit targets as stored (``[{"percent", "share"}]``), checked, as (percent, share) pairs."""
+    return tuple((target["percent"], target["share"]) for target in validate_take_profit_targets(targets))
 
 
 @dataclass(frozen=True)
@@ -99,6 +126,17 @@ def protective_prices(side: Side, entry: Decimal, params: RiskParams, rules: Ins
     if stop <= 0 or target <= 0:
         raise RiskRejected(f"stop-loss {stop} / take-profit {target} would not be positive prices")
     return stop, target
+
+
+def exit_plan(side: Side, entry: Decimal, qty: Decimal, params: RiskParams, rules: InstrumentRules) -> ExitPlan:
+    """Everything that closes a position entered at ``entry``: the stop-loss, then either the take-profit or the
+    partial targets that replace it, and the trailing stop (not yet armed: ``market.exits.arm``)."""
+    stop, target = protective_prices(side, entry, params, rules)
+    targets = exits.target_levels(str(side), entry, qty, params.take_profit_targets, rules)
+    return ExitPlan(side=str(side), stop=stop, take_profit=None if params.take_profit_targets else target,
+                    trailing=exits.trailing_for(str(side), entry, params.trailing_stop_percentage,
+                                                params.trailing_activation_percentage, rules),
+                    targets=targets)
 
 
 def position_size(*, equity: Decimal, available: Decimal, entry: Decimal, stop: Decimal, params: RiskParams,

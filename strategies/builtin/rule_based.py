@@ -51,7 +51,9 @@ class RuleBased(IStrategy):
         return RULES[self.key()](columns, self.parameters)
 
     def populate_indicators(self, frame: pd.DataFrame, metadata: dict) -> pd.DataFrame:
-        return compute_indicators(frame, self.parameters)
+        # A frame that already went through compute_indicators (older callers) gets them afresh, not twice.
+        present = [name for name in INDICATOR_COLUMNS if name in frame.columns]
+        return compute_indicators(frame.drop(columns=present) if present else frame, self.parameters)
 
     def populate_entry_trend(self, frame: pd.DataFrame, metadata: dict) -> pd.DataFrame:
         long_ = np.ones(len(frame), dtype=bool)
@@ -63,6 +65,19 @@ class RuleBased(IStrategy):
                 short &= condition.mask
         frame["enter_long"], frame["enter_short"] = long_, short
         return frame
+
+    def explain_entry(self, frame: pd.DataFrame, row: int, side: str) -> list[str]:
+        """The conditions of ``side`` with their numbers; on HOLD every condition of both sides, met or not."""
+        conditions = self.conditions(frame)
+        if side != "HOLD":
+            return [f"{c.label} ({c.values(row)})" for c in conditions if c.side == side]
+        reasons = []
+        for wanted in ("LONG", "SHORT"):
+            for c in conditions:
+                if c.side == wanted:
+                    state = "met" if c.mask[row] else "not met"
+                    reasons.append(f"{wanted} {state}: {c.label} ({c.values(row)})")
+        return reasons
 
 
 class Scalping(RuleBased):

@@ -44,7 +44,7 @@ def test_ranking_puts_the_best_first_and_failures_last():
 
 
 @pytest.mark.parametrize("config, reason", [
-    ({"type": "momentum"}, "is not a strategy type; use one of scalping, trend_following"),
+    ({"type": "momentum"}, "is not a strategy type; use one of "),
     ({"type": "scalping", "indicators": {"ema_short": 30}}, "must be shorter than ema_long"),
     ({"type": "scalping", "stop_loss_percentage": "0"}, "greater than or equal to 0.01"),
     ({"type": "scalping", "stop_loss_percentage": "3", "leverage": "40"}, "liquidated about 2.00% from its entry"),

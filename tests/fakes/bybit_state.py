@@ -44,7 +44,24 @@ class FakePosition:
     open_fee: Decimal = Decimal("0")  # opening fees not yet reported in a closed PnL
     stop_loss: Decimal | None = None
     take_profit: Decimal | None = None
+    trailing: Decimal | None = None  # trailingStop: a distance in price; the stop follows the best price by it
+    active_price: Decimal | None = None  # activePrice: trailing starts once this trades (None: trailing now)
+    partial_tps: list[tuple[Decimal, Decimal]] = field(default_factory=list)  # (price, size), tpslMode Partial
     updated: int = field(default_factory=now_ms)
+
+    def trail(self, price: Decimal) -> None:
+        """Bybit's trailing stop, as its help page tells it: once the activation price trades, the stop sits the
+        distance behind the best price since, and only ever moves towards it."""
+        if not self.trailing or not self.size:
+            return
+        long = self.side == "Buy"
+        if self.active_price is not None:
+            if (price < self.active_price) if long else (price > self.active_price):
+                return
+            self.active_price = None
+        level = price - self.trailing if long else price + self.trailing
+        if self.stop_loss is None or (level > self.stop_loss if long else level < self.stop_loss):
+            self.stop_loss = level
 
 
 class FakeBybitState:
@@ -77,9 +94,13 @@ class FakeBybitState:
                 if order["symbol"] == symbol and order["orderStatus"] == "New" and self._crosses(order, price):
                     self._execute(order, Decimal(order["price"]))
             self._trigger_stops(symbol, Decimal(price))
+            position = self.positions.get(symbol)
+            if position is not None:
+                position.trail(Decimal(price))
 
     def _trigger_stops(self, symbol: str, price: Decimal) -> None:
-        """A price through the position's stop-loss or take-profit closes it there, as Bybit's trigger would."""
+        """A price through the position's stop-loss or take-profit closes it there, as Bybit's trigger would; then
+        the partial take-profits it reached close their sizes."""
         position = self.positions.get(symbol)
         if position is None or not position.size:
             return
@@ -90,16 +111,24 @@ class FakeBybitState:
             hit = (price <= level if kind == "StopLoss" else price >= level) if long else (
                 price >= level if kind == "StopLoss" else price <= level)
             if hit:
-                order = {
-                    "orderId": str(uuid.uuid4()), "orderLinkId": "", "symbol": symbol,
-                    "side": "Sell" if long else "Buy", "orderType": "Market", "price": "0", "qty": s(position.size),
-                    "orderStatus": "New", "avgPrice": "", "cumExecQty": "0", "cumExecFee": "0", "reduceOnly": True,
-                    "timeInForce": "IOC", "positionIdx": 0, "stopLoss": "", "takeProfit": "", "stopOrderType": kind,
-                    "rejectReason": "EC_NoError", "createdTime": str(now_ms()), "updatedTime": str(now_ms()),
-                    "category": "linear"}
-                self.orders[order["orderId"]] = order
-                self._execute(order, level)
+                kind = "TrailingStop" if kind == "StopLoss" and position.trailing else kind
+                self._close_at(position, level, position.size, kind)
                 return
+        for level, size in list(position.partial_tps):
+            if position.size and (price >= level if long else price <= level):
+                position.partial_tps.remove((level, size))
+                self._close_at(position, level, min(size, position.size), "PartialTakeProfit")
+
+    def _close_at(self, position: FakePosition, level: Decimal, size: Decimal, kind: str) -> None:
+        order = {
+            "orderId": str(uuid.uuid4()), "orderLinkId": "", "symbol": position.symbol,
+            "side": "Sell" if position.side == "Buy" else "Buy", "orderType": "Market", "price": "0", "qty": s(size),
+            "orderStatus": "New", "avgPrice": "", "cumExecQty": "0", "cumExecFee": "0", "reduceOnly": True,
+            "timeInForce": "IOC", "positionIdx": 0, "stopLoss": "", "takeProfit": "", "stopOrderType": kind,
+            "rejectReason": "EC_NoError", "createdTime": str(now_ms()), "updatedTime": str(now_ms()),
+            "category": "linear"}
+        self.orders[order["orderId"]] = order
+        self._execute(order, level)
 
     def instrument_rules(self, symbol: str):
         if symbol not in self.rules:
@@ -184,6 +213,8 @@ class FakeBybitState:
             rest = qty - closed
             if not position.size:
                 position.side, position.entry, position.stop_loss, position.take_profit = "", Decimal("0"), None, None
+                position.trailing = position.active_price = None
+                position.partial_tps = []
             if rest:
                 position.side, position.size, position.entry = side, rest, price
                 position.open_fee = fee * rest / qty
@@ -244,10 +275,21 @@ class FakeBybitState:
             position = self.positions.get(body.get("symbol"))
             if position is None or not position.size:
                 raise BybitError(10001, "can not set tp/sl/ts for zero position")
+            if body.get("tpslMode") == "Partial":
+                size = Decimal(body.get("tpSize") or "0")
+                if not body.get("takeProfit") or not 0 < size <= position.size:
+                    raise BybitError(10001, f"params error: tpSize {size} must be more than 0 and at most the "
+                                            f"position size {position.size}")
+                position.partial_tps.append((Decimal(body["takeProfit"]), size))
+                return {}
             if "stopLoss" in body:
                 position.stop_loss = Decimal(body["stopLoss"]) or None
             if "takeProfit" in body:
                 position.take_profit = Decimal(body["takeProfit"]) or None
+            if "trailingStop" in body:
+                position.trailing = Decimal(body["trailingStop"]) or None
+                position.active_price = Decimal(body["activePrice"]) if body.get("activePrice") else None
+                position.trail(self.price(position.symbol))  # Bybit trails from the last price at once
             return {}
 
     def unrealized(self, position: FakePosition) -> Decimal:
@@ -271,6 +313,7 @@ class FakeBybitState:
                 "avgPrice": s(position.entry), "markPrice": s(self.price(position.symbol)),
                 "unrealisedPnl": s(self.unrealized(position)), "leverage": s(position.leverage),
                 "stopLoss": s(position.stop_loss) or "0", "takeProfit": s(position.take_profit) or "0",
+                "trailingStop": s(position.trailing) or "0", "activePrice": s(position.active_price) or "0",
                 "liqPrice": "", "positionIdx": 0, "tpslMode": "Full", "updatedTime": str(position.updated)})
         return rows
 

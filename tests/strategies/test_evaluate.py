@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from market.candles import resample
-from strategies.indicators import compute_indicators, min_candles
+from strategies.indicators import min_candles
 from strategies.signals import Action, StrategyError, confirm_series, evaluate, higher_trend, signal_series
 
 DATA = Path(__file__).resolve().parents[2] / "exchange" / "data" / "BTCUSDT_1m.csv.gz"
@@ -28,8 +28,7 @@ def btc_1m():
 
 @pytest.fixture(scope="module")
 def series_1m(btc_1m):
-    with_indicators = compute_indicators(btc_1m, {})
-    return {kind: signal_series(kind, with_indicators, {}) for kind in TYPES}
+    return {kind: signal_series(kind, btc_1m, {}) for kind in TYPES}
 
 
 def trending(closes_from: float, step: float, count: int, minutes: int = 15) -> pd.DataFrame:
@@ -54,7 +53,7 @@ def test_evaluate_agrees_with_the_last_value_of_signal_series(kind, btc_1m, seri
     for end in ends:
         window = btc_1m.iloc[end - 199:end + 1]
         signal = evaluate(kind, window, {})
-        expected = signal_series(kind, compute_indicators(window, {}), {})[-1]
+        expected = signal_series(kind, window, {})[-1]
         assert signal.action == VALUE[int(expected)]
         seen.add(signal.action)
     assert {Action.LONG, Action.SHORT} & seen and Action.HOLD in seen
@@ -156,7 +155,7 @@ def test_evaluate_turns_any_failure_into_a_strategy_error(btc_1m):
 def test_both_strategies_fire_a_few_times_a_day_on_the_bundled_data(interval, kind, at_least, at_most, btc_1m):
     """The embedded demo replays this data: with default settings, trades must come within minutes."""
     frame = resample(btc_1m, interval)
-    series = signal_series(kind, compute_indicators(frame, {}), {})
+    series = signal_series(kind, frame, {})
     days = len(btc_1m) / 1440
     for direction in (1, -1):
         per_day = np.count_nonzero(series == direction) / days

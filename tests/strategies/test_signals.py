@@ -1,17 +1,31 @@
-"""Each strategy's rules on crafted indicator frames: every condition can fire and block."""
+"""Each built-in's rules on crafted indicator frames: every condition can fire and block, with the reasons the
+decision log shows (the built-in class's own entry hook and ``explain_entry``, without the warm-up the kernel adds
+on real candles: these frames are a few rows of indicator values)."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from strategies import signals
+from strategies.catalogue import strategy_class
 from strategies.config import indicator_defaults
 from strategies.indicators import INDICATOR_COLUMNS
-from strategies.signals import Action, StrategyError, explain, signal_series
+from strategies.signals import ACTIONS, Action, StrategyError
 
 CONFIG = indicator_defaults()
 NEUTRAL = {"close": 100.0, "rsi": 50.0, "ema_short": 100.0, "ema_long": 100.0, "macd": 0.0, "macd_signal": 0.0,
            "macd_hist": 0.0, "bb_upper": 105.0, "bb_middle": 100.0, "bb_lower": 95.0, "stoch_k": 50.0,
            "stoch_d": 50.0, "atr": 1.0}
+
+
+def signal_series(kind: str, frame: pd.DataFrame, config: dict) -> np.ndarray:
+    entered = strategy_class(kind)(config).populate_entry_trend(frame.copy(), {})
+    return entered["enter_long"].to_numpy().astype(np.int8) - entered["enter_short"].to_numpy().astype(np.int8)
+
+
+def explain(kind: str, frame: pd.DataFrame, config: dict) -> tuple[Action, list[str]]:
+    action = ACTIONS[int(signal_series(kind, frame, config)[-1])]
+    return action, strategy_class(kind)(config).explain_entry(frame, len(frame) - 1, action.value)
 
 
 def rows(*changes: dict) -> pd.DataFrame:
@@ -139,9 +153,10 @@ def test_it_gives_one_int8_action_per_row():
 def test_it_wraps_an_unknown_type_a_bad_config_and_a_missing_column_as_strategy_errors():
     frame = rows(NEUTRAL, NEUTRAL)
     with pytest.raises(StrategyError, match="unknown strategy type 'martingale'"):
-        signal_series("martingale", frame, CONFIG)
+        signals.signal_series("martingale", frame, CONFIG)
     with pytest.raises(StrategyError, match="ema_short .30. must be shorter than ema_long"):
-        signal_series("trend_following", frame, {"ema_short": 30})
-    with pytest.raises(StrategyError, match="missing column 'stoch_k'"):
-        explain("scalping", frame.drop(columns=["stoch_k"]), CONFIG)
+        signals.signal_series("trend_following", frame, {"ema_short": 30})
+    with pytest.raises(StrategyError, match=r"scalping.populate_indicators raised ValueError: candle frame lacks "
+                                            r"column\(s\) high, low \(rule_based.py:\d+\)"):
+        signals.signal_series("scalping", frame, CONFIG)
     assert set(INDICATOR_COLUMNS) <= set(NEUTRAL)

@@ -121,7 +121,7 @@ def test_patch_refuses_a_leverage_that_would_liquidate_before_the_stored_stop_lo
     ({"symbols": []}, "symbols", "Symbols must be a non-empty list"),
     ({"symbols": ["BTCUSDT", "BTCUSDT"]}, "symbols", "Each symbol may appear only once."),
     ({"symbols": "BTCUSDT"}, "symbols", "Symbols must be a non-empty list"),
-    ({"type": "martingale"}, "type", '"martingale" is not a strategy type; use one of scalping, trend_following.'),
+    ({"type": "martingale"}, "type", '"martingale" is not a strategy type; use one of '),
     ({"timeframe": "7"}, "timeframe", '"7" is not a Bybit kline interval; use one of 1, 3, 5, 15,'),
     ({"confirm_timeframe": "2"}, "confirm_timeframe", '"2" is not a Bybit kline interval'),
     ({"confirm_timeframe": "1"}, "confirm_timeframe", "must be longer than the strategy's timeframe"),

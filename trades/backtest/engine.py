@@ -6,7 +6,10 @@ It makes the live cycle's decisions with the live cycle's functions:
   ``daily_loss_breached``), called as ``trades.cycle`` calls them: sized at the signal candle's close,
   stop-loss and take-profit placed from the fill price;
 - which candle triggers a stop and which of stop-loss / take-profit it is (the stop when one candle
-  reaches both; a gap fills at the open): ``market.fills.stop_or_take_profit``, the paper exchange's.
+  reaches both; a gap fills at the open): ``market.fills.stop_or_take_profit``, the paper exchange's;
+- a trailing stop, partial take-profits and a time exit (the strategy's extra exits): ``market.exits``, walked
+  one 1-minute candle at a time in Decimal exactly as the paper exchange walks them (``candle_step``), the time
+  exit at the open of the first minute it is due (``time_exit_minute``), as the live cycle closes it.
 
 Timing, as the live cycle sees it: a signal on a closed candle fills at the next 1-minute open; the
 position's stops are checked from its entry candle on; a stop reached inside a minute is known when
@@ -25,22 +28,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 
-from market import fills
+from market import exits, fills
 from market.types import InstrumentRules, Side
 from trades.backtest import costs
 from trades.backtest.inputs import SignalEvents
-from trades.risk import RiskParams, RiskRejected, daily_loss_breached, plan_entry, protective_prices
+from trades.risk import RiskParams, RiskRejected, daily_loss_breached, exit_plan, plan_entry, protective_prices
 
 ZERO = Decimal("0")
 ENTERED, HELD, RISK, PAUSED, AI_SKIPPED, MARGIN = "entered", "held", "risk", "paused", "ai", "margin"
 OUTCOMES = (ENTERED, HELD, RISK, PAUSED, AI_SKIPPED, MARGIN)
 TICK_EPSILON = 1e-6  # in ticks: float noise in price / tick, far below any real distance to a tick
+MINUTE_NS = 60_000_000_000
 
 
 def dec(value: float) -> Decimal:
@@ -87,6 +91,19 @@ class EngineConfig:
 
 
 @dataclass(slots=True)
+class PartialExit:
+    """A part of a position closed before the rest (a partial take-profit)."""
+
+    bar: int
+    qty: Decimal
+    base: Decimal  # where the closing market order started, before slippage
+    reason: str
+    price: float = 0.0  # the fill, slipped
+    fee: float = 0.0
+    gross: float = 0.0
+
+
+@dataclass(slots=True)
 class SimTrade:
     side: str  # Buy (long) or Sell (short)
     direction: int  # +1 long, -1 short
@@ -101,16 +118,27 @@ class SimTrade:
     exit_bar: int = -1  # -1 while open
     exit_price: float = 0.0
     exit_fee: float = 0.0
-    exit_reason: str = ""  # stop_loss, take_profit or reverse
-    gross: float = 0.0  # price PnL before fees
+    exit_reason: str = ""  # stop_loss, take_profit, reverse, or one of market.exits' kinds
+    gross: float = 0.0  # price PnL before fees (of every part closed)
     pnl: float = 0.0  # net of both fees (Bybit's closed PnL)
+    plan: exits.ExitPlan | None = None  # the extra exits (market.exits), when the strategy has any
+    partials: list[PartialExit] = field(default_factory=list)
+    exit_base: Decimal | None = None  # the last close's price before slippage, when market.exits decided it
+
+    @property
+    def remaining_size(self) -> float:
+        return self.size - sum(float(part.qty) for part in self.partials)
+
+    @property
+    def remaining_qty(self) -> Decimal:
+        return self.qty - sum((part.qty for part in self.partials), ZERO)
 
 
 @dataclass(frozen=True)
 class _Exit:
     bar: int
     at_open: bool  # reached by the candle's open: settled before the cycle decides at that minute
-    trigger: fills.Trigger
+    trigger: fills.Trigger | None  # None: decided by market.exits (the trade's exit_base and exit_reason)
 
     @property
     def free_at(self) -> int:
@@ -194,18 +222,25 @@ class _Simulation:
         needed = size * price / self.leverage + fee
         if needed > self.cash:  # the paper exchange refuses it ("ab not enough for new order")
             return None, MARGIN, f"margin: needs {needed:.2f} USDT, {self.cash:.2f} available"
-        stop = target = None
-        if c.protective_stops:
-            stop, target = protective_prices(Side.BUY if action > 0 else Side.SELL, dec(price), c.risk, c.rules)
+        stop = target = plan = None
+        side = Side.BUY if action > 0 else Side.SELL
+        if c.protective_stops and c.risk.has_extra_exits:
+            # Armed at the open the entry filled at: the price the paper exchange sees when the trade is protected.
+            plan = exits.arm(exit_plan(side, dec(price), qty, c.risk, c.rules), dec(self.m.open[bar]))
+            stop, target = plan.stop, plan.take_profit
+        elif c.protective_stops:
+            stop, target = protective_prices(side, dec(price), c.risk, c.rules)
         self.cash -= fee
         self.fees += fee
         trade = SimTrade(side=fills.BUY if action > 0 else fills.SELL, direction=action, qty=qty, size=size,
                          signal_time=signal_time, entry_bar=bar, entry_price=price,
-                         entry_fee=fee, stop_loss=stop, take_profit=target)
+                         entry_fee=fee, stop_loss=stop, take_profit=target, plan=plan)
         return trade, ENTERED, ""
 
     def find_exit(self, trade: SimTrade) -> _Exit | None:
         """The first candle, from the entry's on, whose range triggers the stop-loss or take-profit."""
+        if trade.plan is not None or self.c.risk.exit_after_candles:
+            return self.walk_exits(trade)
         if trade.stop_loss is None and trade.take_profit is None:
             return None
         m, long_ = self.m, trade.direction > 0
@@ -221,12 +256,61 @@ class _Simulation:
             bar += 1
         return None
 
-    def close(self, trade: SimTrade, bar: int, price: float, reason: str) -> None:
-        fill = self.prices.slipped(-trade.direction, price)
-        fee = trade.size * fill * self.prices.rate
-        gross = (fill - trade.entry_price) * trade.size * trade.direction
+    def walk_exits(self, trade: SimTrade) -> _Exit | None:
+        """The extra exits, one 1-minute candle at a time from the entry's (``market.exits.candle_step``, as the
+        paper exchange runs it): partial take-profits are recorded on the trade as they fill; the exit that closes
+        what is left is returned (None: still open at the end of the data)."""
+        m, plan = self.m, trade.plan or exits.ExitPlan(trade.side)
+        remaining, due = trade.qty, self.time_exit_bar(trade)
+        for bar in range(trade.entry_bar, len(m)):
+            open_ = dec(m.open[bar])
+            high, low = (open_, open_) if bar == due else (dec(m.high[bar]), dec(m.low[bar]))
+            outcome = exits.candle_step(plan, remaining, open_, high, low)
+            for part in outcome.fills[:-1] if outcome.closed else outcome.fills:
+                self.close_part(trade, bar, part)
+            if outcome.closed:
+                last = outcome.fills[-1]
+                return self._decided(trade, bar, last.at_open, last.price, last.kind)
+            if bar == due:  # the live cycle closes it at this minute, after what its open settled
+                return self._decided(trade, bar, True, open_, exits.TIME_EXIT)
+            plan, remaining = outcome.plan, outcome.remaining
+        return None
+
+    @staticmethod
+    def _decided(trade: SimTrade, bar: int, at_open: bool, base: Decimal, reason: str) -> _Exit:
+        trade.exit_base, trade.exit_reason = base, reason
+        return _Exit(bar, at_open, None)
+
+    def time_exit_bar(self, trade: SimTrade) -> int:
+        """The 1-minute candle at whose open the time exit closes the trade (past the end: none)."""
+        risk = self.c.risk
+        if not risk.exit_after_candles:
+            return len(self.m)
+        minute = exits.time_exit_minute(int(self.m.start[trade.entry_bar]) // MINUTE_NS, risk.exit_after_candles,
+                                        risk.candle_minutes)
+        return int(np.searchsorted(self.m.start, minute * MINUTE_NS, side="left"))
+
+    def close_part(self, trade: SimTrade, bar: int, part: exits.ExitFill) -> None:
+        size = float(part.qty)
+        fill = self.prices.slipped(-trade.direction, float(part.price))
+        fee = size * fill * self.prices.rate
+        gross = (fill - trade.entry_price) * size * trade.direction
         self.cash += gross - fee
         self.fees += fee
+        trade.partials.append(PartialExit(bar, part.qty, part.price, part.kind, fill, fee, gross))
+
+    def close(self, trade: SimTrade, bar: int, price: float, reason: str) -> None:
+        if reason == "reverse":  # at the open: the parts the walk saw filling from then on never did
+            trade.partials = [part for part in trade.partials if part.bar < bar]
+            trade.exit_base = None
+        size = trade.remaining_size
+        fill = self.prices.slipped(-trade.direction, price)
+        fee = size * fill * self.prices.rate
+        gross = (fill - trade.entry_price) * size * trade.direction
+        self.cash += gross - fee
+        self.fees += fee
+        gross += sum(part.gross for part in trade.partials)
+        fee += sum(part.fee for part in trade.partials)
         trade.exit_bar, trade.exit_price, trade.exit_fee, trade.exit_reason = bar, fill, fee, reason
         trade.gross, trade.pnl = gross, gross - trade.entry_fee - fee
         if self.c.daily_loss_limit is not None:
@@ -235,7 +319,10 @@ class _Simulation:
         self.trades.append(trade)
 
     def close_at(self, trade: SimTrade, exit_: _Exit) -> None:
-        self.close(trade, exit_.bar, exit_.trigger.price, exit_.trigger.kind)
+        if exit_.trigger is None:
+            self.close(trade, exit_.bar, float(trade.exit_base), trade.exit_reason)
+        else:
+            self.close(trade, exit_.bar, exit_.trigger.price, exit_.trigger.kind)
 
 
 def simulate(minutes: Minutes, events: SignalEvents, config: EngineConfig, *, trade_from: int = 0,
@@ -326,15 +413,25 @@ def _result(sim: _Simulation, open_trade: SimTrade | None, outcomes: list[str], 
     # Cash moves at fills: the entry fee out at the entry candle, PnL less the exit fee in at the exit candle.
     cash = np.zeros(n + 1)
     np.add.at(cash, entry_bar, [-t.entry_fee for t in everything])
-    np.add.at(cash, exit_bar, [t.gross - t.exit_fee for t in everything])
+    np.add.at(cash, exit_bar, [t.gross - t.exit_fee - sum(p.gross - p.fee for p in t.partials) for t in everything])
+    # A part closed early (a partial take-profit) leaves the holding, and pays in, at its own candle.
+    parts = [(p, t) for t in everything for p in t.partials]
+    part_bar = np.array([p.bar for p, _ in parts], dtype=np.int64)
+    part_signed = np.array([float(p.qty) * t.direction for p, t in parts], dtype="float64")
+    part_entry = np.array([t.entry_price for _, t in parts], dtype="float64")
+    np.add.at(cash, part_bar, [p.gross - p.fee for p, _ in parts])
+    remaining = signed - np.array([sum(float(p.qty) for p in t.partials) * t.direction for t in everything],
+                                  dtype="float64")
     # What is held at each close ([entry, exit) per trade) and its cost, for the unrealized PnL.
     held, cost, positions = np.zeros(n + 1), np.zeros(n + 1), np.zeros(n + 1, dtype=np.int64)
     np.add.at(positions, entry_bar, 1)
     np.subtract.at(positions, exit_bar, 1)
     np.add.at(held, entry_bar, signed)
-    np.subtract.at(held, exit_bar, signed)
+    np.subtract.at(held, exit_bar, remaining)
+    np.subtract.at(held, part_bar, part_signed)
     np.add.at(cost, entry_bar, signed * entry_price)
-    np.subtract.at(cost, exit_bar, signed * entry_price)
+    np.subtract.at(cost, exit_bar, remaining * entry_price)
+    np.subtract.at(cost, part_bar, part_signed * part_entry)
     open_count = np.cumsum(positions[:n])
     # Flat candles get exactly zero, not the residue of adding and removing the same float.
     held = np.where(open_count > 0, np.cumsum(held[:n]), 0.0)
@@ -342,7 +439,7 @@ def _result(sim: _Simulation, open_trade: SimTrade | None, outcomes: list[str], 
     equity = float(sim.c.initial_balance) + np.cumsum(cash[:n]) + held * m.close - cost
     final = sim.cash
     if open_trade is not None and n:
-        final += (float(m.close[-1]) - open_trade.entry_price) * open_trade.size * open_trade.direction
+        final += (float(m.close[-1]) - open_trade.entry_price) * open_trade.remaining_size * open_trade.direction
     return EngineResult(trades=sim.trades, open_trade=open_trade, equity=equity[trade_from:],
                         exposure=open_count[trade_from:] > 0, outcomes=outcomes, details=details,
                         final_equity=final, fees_paid=sim.fees, trade_from=trade_from)

@@ -1,9 +1,10 @@
 """A parameter sweep: every combination of a few settings, backtested in parallel processes, ranked.
 
-``parse_grid(["ema_short=5,9,13", "ema_long=21,34"])`` gives the axes; ``combinations`` the cells (a
-cell the strategy's own validation refuses, such as ema_short >= ema_long, is listed with the reason
-and not run); ``run_grid`` loads the candles once and runs the cells on a process pool (forked
-workers inherit the candles, so nothing large is pickled). Workers do not touch the database.
+``parse_grid(["ema_short=5,9,13", "ema_long=21,34"], "trend_following")`` gives the axes: any parameter the
+strategy's class declares, or a risk setting; ``combinations`` the cells (a cell the class's own validation
+refuses, such as ema_short >= ema_long or a value out of its range, is listed with the reason and not run);
+``run_grid`` loads the candles once and runs the cells on a process pool (forked workers inherit the candles,
+so nothing large is pickled). Workers do not touch the database.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from multiprocessing import get_context
 
 from django.core.exceptions import ValidationError
 
-from strategies.config import INDICATOR_PARAMS
+from strategies.catalogue import strategy_class
+from strategies.sdk.parameters import BooleanParameter, CategoricalParameter, Parameter
 from trades.backtest.data import CandleData
 from trades.backtest.inputs import RISK_FIELDS, StrategySpec
 from trades.backtest.runner import RunSettings, complete, prepare
@@ -40,32 +42,53 @@ class CellResult:
     error: str = ""
 
 
-def parse_grid(items: list[str]) -> dict[str, list]:
+def declared(strategy_type: str) -> dict[str, Parameter]:
+    """The parameters the class ``strategy_type`` declares (none for a class that is not loaded)."""
+    cls = strategy_class(strategy_type)
+    return cls.declared_parameters() if cls else {}
+
+
+def parse_grid(items: list[str], strategy_type: str = "trend_following") -> dict[str, list]:
+    """The axes of a sweep: ``setting=value,value,...`` with a setting among the class's declared parameters and
+    the risk settings. Values are read as the parameter's kind (numbers; true/false; a choice); whether they are
+    in range is the class's to say, cell by cell."""
+    parameters = declared(strategy_type)
+    settings = (*parameters, *RISK_FIELDS)
     axes: dict[str, list] = {}
     for item in items:
         key, _, raw = item.partition("=")
         key = key.strip()
-        if not raw or key not in (*INDICATOR_PARAMS, *RISK_FIELDS):
+        if not raw or key not in settings:
             raise ValidationError(f"--grid {item!r}: write setting=value,value,... with a setting among "
-                                  f"{', '.join((*INDICATOR_PARAMS, *RISK_FIELDS))}")
-        try:
-            values = [Decimal(value.strip()) for value in raw.split(",") if value.strip()]
-        except InvalidOperation:
-            raise ValidationError(f"--grid {item!r}: values must be numbers") from None
-        axes[key] = [int(value) if value == value.to_integral_value() and key not in RISK_FIELDS else value
-                     for value in values]
+                                  f"{', '.join(settings)}")
+        texts = [value.strip() for value in raw.split(",") if value.strip()]
+        axes[key] = [parse_value(parameters.get(key), text, f"--grid {item!r}") for text in texts]
     return axes
+
+
+def parse_value(parameter: Parameter | None, text: str, where: str):
+    """``text`` as a value of ``parameter`` (None: a risk setting); ``where`` names the flag in an error."""
+    if isinstance(parameter, BooleanParameter):
+        return {"true": True, "false": False}.get(text.lower(), text)
+    if isinstance(parameter, CategoricalParameter):
+        return next((choice for choice in parameter.choices if str(choice) == text), text)
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise ValidationError(f"{where}: values must be numbers") from None
+    if parameter is None:  # a risk setting: a Decimal, as the Strategy stores it
+        return number
+    return int(number) if number == number.to_integral_value() else float(number)
 
 
 def combinations(spec: StrategySpec, axes: dict[str, list]) -> list[Cell]:
     cells = []
     for picked in itertools.product(*axes.values()):
         values = dict(zip(axes, picked, strict=True))
-        indicators = {key: value for key, value in values.items() if key in INDICATOR_PARAMS}
+        parameters = {key: value for key, value in values.items() if key not in RISK_FIELDS}
         risk = {key: Decimal(value) for key, value in values.items() if key in RISK_FIELDS}
         try:
-            cell = spec.with_indicators(**{key: float(v) if isinstance(v, Decimal) else v
-                                           for key, v in indicators.items()})
+            cell = spec.with_indicators(**parameters) if parameters else spec
             cell = cell.with_risk(**risk) if risk else cell
             cells.append(Cell({key: str(value) for key, value in values.items()}, cell))
         except ValidationError as error:

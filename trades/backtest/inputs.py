@@ -1,11 +1,12 @@
 """What a backtest replays: a strategy's settings, its signals over a whole history, and when each may act.
 
-Signals come from ``strategies.signals`` (the rule masks the live cycle's ``evaluate`` reads) over
-candles resampled from 1-minute data by ``market.candles.resample``, which keeps only complete
-buckets labelled at their open time. A candle's signal is known once the candle has closed, so the
-earliest it can be acted on is the first 1-minute candle that opens at or after that close: "signal
-on closed candle t, fill at t+1's open". Until the next candle of the strategy's timeframe closes, the
-live cycle keeps seeing the same signal every minute; ``SignalEvents.end`` marks where that stops.
+Signals come from ``strategies.signals`` (the strategy class's hooks through the SDK kernel, as the live
+cycle's ``evaluate`` runs them) over candles resampled from 1-minute data by ``market.candles.resample``,
+which keeps only complete buckets labelled at their open time; so are the class's informative timeframes.
+A candle's signal is known once the candle has closed, so the earliest it can be acted on is the first
+1-minute candle that opens at or after that close: "signal on closed candle t, fill at t+1's open". Until
+the next candle of the strategy's timeframe closes, the live cycle keeps seeing the same signal every minute;
+``SignalEvents.end`` marks where that stops.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -21,14 +23,17 @@ from django.core.exceptions import ValidationError
 
 from market.candles import resample
 from market.intervals import interval_delta
-from strategies.indicators import compute_indicators, full_config, min_candles
+from strategies.catalogue import known_types, strategy_class
 from strategies.models import Strategy
-from strategies.signals import confirm_series, signal_series
-from trades.risk import RiskParams
+from strategies.sdk.base import bybit_interval
+from strategies.sdk.parameters import ParameterError
+from strategies.signals import StrategyError, confirm_series, populated
+from trades.risk import RiskParams, exit_settings
 
 SPEC_FIELDS = ("type", "indicators", "timeframe", "confirm_timeframe", "risk_percentage", "stop_loss_percentage",
                "take_profit_percentage", "leverage", "max_positions", "max_daily_loss_percentage",
-               "use_ai_confirmation", "min_ai_confidence")
+               "use_ai_confirmation", "min_ai_confidence", "trailing_stop_percentage",
+               "trailing_activation_percentage", "exit_after_candles", "take_profit_targets")
 RISK_FIELDS = ("risk_percentage", "stop_loss_percentage", "take_profit_percentage", "leverage")
 
 
@@ -64,7 +69,7 @@ class StrategySpec:
 
     @classmethod
     def from_strategy(cls, strategy) -> StrategySpec:
-        return cls(type=strategy.type, indicators=strategy.indicator_config, timeframe=strategy.timeframe,
+        return cls(type=strategy.type, indicators=strategy.parameters, timeframe=strategy.timeframe,
                    confirm_timeframe=strategy.confirm_timeframe or "", risk=RiskParams.from_strategy(strategy),
                    max_daily_loss_percentage=strategy.max_daily_loss_percentage,
                    use_ai_confirmation=strategy.use_ai_confirmation, min_ai_confidence=strategy.min_ai_confidence,
@@ -93,10 +98,16 @@ class StrategySpec:
             value = parameters.get(key)
             return None if value is None else Decimal(value)
 
+        # Read like a Strategy's fields (older runs stored none of these: no extra exits).
+        exits = exit_settings(SimpleNamespace(**{
+            **parameters, "trailing_stop_percentage": decimal("trailing_stop_percentage"),
+            "trailing_activation_percentage": decimal("trailing_activation_percentage")}))
         risk = RiskParams(risk_percentage=decimal("risk_percentage"),
                           stop_loss_percentage=decimal("stop_loss_percentage"),
-                          take_profit_percentage=decimal("take_profit_percentage"), leverage=decimal("leverage"))
-        return cls(type=parameters["type"], indicators=full_config(parameters.get("indicators")),
+                          take_profit_percentage=decimal("take_profit_percentage"), leverage=decimal("leverage"),
+                          **exits)
+        return cls(type=parameters["type"], indicators=_stored_parameters(parameters["type"],
+                                                                          parameters.get("indicators")),
                    timeframe=parameters["timeframe"], confirm_timeframe=parameters.get("confirm_timeframe") or "",
                    risk=risk, max_daily_loss_percentage=decimal("max_daily_loss_percentage"),
                    use_ai_confirmation=bool(parameters.get("use_ai_confirmation")),
@@ -104,8 +115,8 @@ class StrategySpec:
                    strategy_id=parameters.get("strategy_id"))
 
     def with_indicators(self, **overrides) -> StrategySpec:
-        """A copy with some indicator settings changed (checked like the Strategy's own)."""
-        return replace(self, indicators=full_config({**self.indicators, **overrides}))
+        """A copy with some parameters changed, checked by the strategy's class like the Strategy's own."""
+        return replace(self, indicators=class_parameters(self.type, {**self.indicators, **overrides}))
 
     def with_risk(self, **overrides) -> StrategySpec:
         """A copy with some risk settings changed, checked like the Strategy's own: each value's range, and a
@@ -121,32 +132,74 @@ class StrategySpec:
     def as_parameters(self) -> dict:
         risk = self.risk
         return {"name": self.name, "strategy_id": self.strategy_id, "type": self.type,
-                "indicators": full_config(self.indicators), "timeframe": self.timeframe,
+                "indicators": dict(self.indicators), "timeframe": self.timeframe,
                 "confirm_timeframe": self.confirm_timeframe, "risk_percentage": str(risk.risk_percentage),
                 "stop_loss_percentage": str(risk.stop_loss_percentage),
                 "take_profit_percentage": str(risk.take_profit_percentage), "leverage": str(risk.leverage),
                 "max_daily_loss_percentage": (None if self.max_daily_loss_percentage is None
                                               else str(self.max_daily_loss_percentage)),
-                "use_ai_confirmation": self.use_ai_confirmation, "min_ai_confidence": self.min_ai_confidence}
+                "use_ai_confirmation": self.use_ai_confirmation, "min_ai_confidence": self.min_ai_confidence,
+                **_exit_parameters(risk)}
+
+
+def _exit_parameters(risk: RiskParams) -> dict:
+    def text(value):
+        return None if value is None else str(value)
+
+    return {"trailing_stop_percentage": text(risk.trailing_stop_percentage),
+            "trailing_activation_percentage": text(risk.trailing_activation_percentage),
+            "exit_after_candles": risk.exit_after_candles,
+            "take_profit_targets": [{"percent": str(percent), "share": str(share)}
+                                    for percent, share in risk.take_profit_targets]}
+
+
+def class_parameters(strategy_type: str, values: dict | None) -> dict:
+    """``values`` checked by the class ``strategy_type`` (its declared ranges and rules), defaults filled in; a
+    ValidationError names the parameter and its range."""
+    cls = strategy_class(strategy_type)
+    if cls is None:
+        raise ValidationError(f'"{strategy_type}" is not a strategy type; use one of {", ".join(known_types())}.')
+    try:
+        return cls.clean_parameters(values)
+    except ParameterError as error:
+        raise ValidationError(str(error)) from None
+
+
+def _stored_parameters(strategy_type: str, values: dict | None) -> dict:
+    """A stored run's parameters, defaults filled in for runs stored before a parameter existed; as stored when
+    the class is gone or has changed its mind about them (the run is history, not a new strategy)."""
+    try:
+        return class_parameters(strategy_type, values)
+    except ValidationError:
+        return dict(values or {})
 
 
 @dataclass(frozen=True)
 class StrategySignals:
-    frame: pd.DataFrame  # the strategy's timeframe candles (complete buckets only), with indicators
+    frame: pd.DataFrame  # the strategy's timeframe candles (complete buckets only), with the class's columns
     actions: np.ndarray  # int8 per row: +1 LONG, -1 SHORT, 0 HOLD
+    exit_long: np.ndarray | None = None  # bool per row: the class's populate_exit_trend
+    exit_short: np.ndarray | None = None
 
 
-def strategy_signals(spec: StrategySpec, minutes: pd.DataFrame) -> StrategySignals:
-    """The strategy's action on every closed candle of its timeframe, exactly as ``evaluate`` would give it."""
-    config = full_config(spec.indicators)
-    frame = compute_indicators(resample(minutes, spec.timeframe), config)
-    actions = signal_series(spec.type, frame, config)
-    # The live cycle holds until it has min_candles closed candles; so does the backtest.
-    actions[:max(0, min_candles(config) - 1)] = 0
-    if spec.confirm_timeframe:
-        higher = resample(minutes, spec.confirm_timeframe)
-        actions = confirm_series(actions, frame, spec.timeframe, higher, spec.confirm_timeframe, config)
-    return StrategySignals(frame=frame, actions=np.asarray(actions, dtype=np.int8))
+def strategy_signals(spec: StrategySpec, minutes: pd.DataFrame, *, symbol: str = "") -> StrategySignals:
+    """The strategy's action on every closed candle of its timeframe, exactly as ``evaluate`` would give it:
+    the kernel holds the rows before the class's ``startup_candle_count``, as the live cycle does."""
+    cls = strategy_class(spec.type)
+    informative = {timeframe: resample(minutes, bybit_interval(timeframe))
+                   for timeframe in (cls.informative_timeframes if cls else ())}
+    metadata = {"pair": symbol, "timeframe": spec.timeframe, "informative": informative}
+    frame = resample(minutes, spec.timeframe)
+    try:
+        result = populated(spec.type, frame, spec.indicators, metadata)
+        actions = result.entries
+        if spec.confirm_timeframe:
+            higher = resample(minutes, spec.confirm_timeframe)
+            actions = confirm_series(actions, frame, spec.timeframe, higher, spec.confirm_timeframe, spec.indicators)
+    except StrategyError as error:  # a backtest of a broken strategy is a bad input, named, not a crash
+        raise ValidationError(str(error)) from None
+    return StrategySignals(frame=result.frame, actions=np.asarray(actions, dtype=np.int8),
+                           exit_long=result.exit_long, exit_short=result.exit_short)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@
 The engine decides in floats (fast); what is stored and shown comes from here, computed exactly as the
 paper exchange computes it: the market price slipped and rounded to the tick (``slipped_price``), the
 taker fee rounded to the 8 places the database keeps (``fee``), the trigger of a stop-loss or
-take-profit (``stop_or_take_profit``) and the PnL of a close net of both fees (``apply_fill``).
+take-profit (``stop_or_take_profit``) and the PnL of a close net of both fees (``apply_fill``). A trade with
+extra exits (``market.exits``) was already walked in Decimal by the engine: its parts and last close are replayed
+from the prices that walk found, each through ``apply_fill`` like any other fill.
 """
 
 from __future__ import annotations
@@ -25,6 +27,22 @@ class LedgerMismatch(AssertionError):
 
 
 @dataclass(frozen=True)
+class LedgerPart:
+    """A part of a trade closed before the rest (a partial take-profit)."""
+
+    time: datetime
+    qty: Decimal
+    price: Decimal
+    fee: Decimal
+    reason: str
+    pnl: Decimal  # net of this part's share of the opening fee and of its own fee
+
+    def as_dict(self) -> dict:
+        return {"time": self.time.isoformat(), "qty": str(self.qty), "price": str(self.price), "fee": str(self.fee),
+                "reason": self.reason, "pnl": str(self.pnl)}
+
+
+@dataclass(frozen=True)
 class LedgerTrade:
     side: str
     qty: Decimal
@@ -36,10 +54,11 @@ class LedgerTrade:
     take_profit: Decimal | None
     exit_time: datetime | None  # None while open
     exit_price: Decimal | None
-    exit_fee: Decimal
-    exit_reason: str  # stop_loss, take_profit, reverse, or "open"
-    gross: Decimal  # price PnL before fees
+    exit_fee: Decimal  # of every close, the parts' included
+    exit_reason: str  # stop_loss, take_profit, reverse, one of market.exits' kinds, or "open"
+    gross: Decimal  # price PnL before fees (of what is closed; of what is held, for the open trade)
     pnl: Decimal  # net of the opening and closing fees
+    parts: tuple[LedgerPart, ...] = ()  # closed before the rest, in order
 
     def as_dict(self) -> dict:
         def text(value):
@@ -51,7 +70,7 @@ class LedgerTrade:
                 "take_profit": text(self.take_profit),
                 "exit_time": self.exit_time.isoformat() if self.exit_time else None,
                 "exit_price": text(self.exit_price), "exit_fee": str(self.exit_fee), "exit_reason": self.exit_reason,
-                "gross": str(self.gross), "pnl": str(self.pnl)}
+                "gross": str(self.gross), "pnl": str(self.pnl), "parts": [part.as_dict() for part in self.parts]}
 
 
 @dataclass(frozen=True)
@@ -72,23 +91,33 @@ def replay_ledger(result: EngineResult, minutes: Minutes, config: EngineConfig) 
         entry = fills.slipped_price(trade.side, dec(minutes.open[trade.entry_bar]), slippage, tick)
         entry_fee = fills.fee(trade.qty, entry, rate)
         cash, paid = cash - entry_fee, paid + entry_fee
+        closing = fills.opposite(trade.side)
+        position = fills.PositionState(trade.side, trade.qty, entry, entry_fee)
+        parts, part_gross = [], ZERO
+        for part in trade.partials:
+            price = fills.slipped_price(closing, part.base, slippage, tick)
+            outcome = fills.apply_fill(position, closing, part.qty, price, fills.fee(part.qty, price, rate))
+            position, cash, paid = outcome.position, cash + outcome.cash_change, paid + outcome.fee
+            part_gross += outcome.realized_gross
+            parts.append(LedgerPart(time=_time(minutes.start[part.bar]), qty=part.qty, price=price, fee=outcome.fee,
+                                    reason=part.reason, pnl=outcome.closed_pnl))
         values = {"side": trade.side, "qty": trade.qty, "signal_time": _time(trade.signal_time),
                   "entry_time": _time(minutes.start[trade.entry_bar]), "entry_price": entry, "entry_fee": entry_fee,
-                  "stop_loss": trade.stop_loss, "take_profit": trade.take_profit}
+                  "stop_loss": trade.stop_loss, "take_profit": trade.take_profit, "parts": tuple(parts)}
+        parts_fee = sum((part.fee for part in parts), ZERO)
+        parts_pnl = sum((part.pnl for part in parts), ZERO)
         if trade.exit_bar < 0:
             mark = dec(minutes.close[-1])
-            open_trade = LedgerTrade(**values, exit_time=None, exit_price=None, exit_fee=ZERO, exit_reason="open",
-                                     gross=fills.unrealized_pnl(trade.side, trade.qty, entry, mark), pnl=ZERO)
+            open_trade = LedgerTrade(**values, exit_time=None, exit_price=None, exit_fee=parts_fee, exit_reason="open",
+                                     gross=fills.unrealized_pnl(trade.side, position.size, entry, mark), pnl=parts_pnl)
             continue
-        closing = fills.opposite(trade.side)
         exit_price = fills.slipped_price(closing, _exit_base(trade, minutes), slippage, tick)
-        exit_fee = fills.fee(trade.qty, exit_price, rate)
-        outcome = fills.apply_fill(fills.PositionState(trade.side, trade.qty, entry, entry_fee), closing, trade.qty,
-                                   exit_price, exit_fee)
+        exit_fee = fills.fee(position.size, exit_price, rate)
+        outcome = fills.apply_fill(position, closing, position.size, exit_price, exit_fee)
         cash, paid = cash + outcome.cash_change, paid + exit_fee
         closed.append(LedgerTrade(**values, exit_time=_time(minutes.start[trade.exit_bar]), exit_price=exit_price,
-                                  exit_fee=exit_fee, exit_reason=trade.exit_reason, gross=outcome.realized_gross,
-                                  pnl=outcome.closed_pnl))
+                                  exit_fee=parts_fee + exit_fee, exit_reason=trade.exit_reason,
+                                  gross=part_gross + outcome.realized_gross, pnl=parts_pnl + outcome.closed_pnl))
     final = cash + (open_trade.gross if open_trade else ZERO)
     return Ledger(trades=closed, open_trade=open_trade, cash=cash, final_equity=final, fees_paid=paid)
 
@@ -98,6 +127,8 @@ def _exit_base(trade: SimTrade, minutes: Minutes) -> Decimal:
     bar = trade.exit_bar
     if trade.exit_reason == "reverse":
         return dec(minutes.open[bar])
+    if trade.exit_base is not None:  # walked in Decimal by market.exits: that walk's price
+        return trade.exit_base
     trigger = fills.stop_or_take_profit(trade.side, trade.stop_loss, trade.take_profit, dec(minutes.open[bar]),
                                         dec(minutes.high[bar]), dec(minutes.low[bar]))
     if trigger is None or trigger.kind != trade.exit_reason:

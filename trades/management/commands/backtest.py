@@ -3,6 +3,7 @@
     manage.py backtest --strategy 1 --symbol BTCUSDT --timeframe 5 --from 2026-03-24 --to 2026-04-20
     manage.py backtest --config my_strategy.json --json
     manage.py backtest --strategy 1 --grid ema_short=5,9,13 ema_long=21,34
+    manage.py backtest --strategy 1 --param rsi_period=9 --param bb_std=2.5
 """
 
 from __future__ import annotations
@@ -79,9 +80,13 @@ class Command(BaseCommand):
         parser.add_argument("--ai", action="store_true",
                             help="Confirm signals with the AI answers stored in the decision cache (never calls "
                                  "the API); prints how many questions it would take and their cost first.")
+        parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                            help="Set one of the parameters the strategy's class declares for this run (repeat "
+                                 "for more); checked against its range.")
         parser.add_argument("--grid", nargs="+", metavar="KEY=V1,V2",
-                            help="Sweep settings (e.g. ema_short=5,9,13 ema_long=21,34) in parallel; ranked "
-                                 "table, nothing stored.")
+                            help="Sweep settings (e.g. ema_short=5,9,13 ema_long=21,34): any parameter the "
+                                 "strategy's class declares, or a risk setting; in parallel; ranked table, nothing "
+                                 "stored.")
         parser.add_argument("--rank", default="total_return_pct", choices=grid.RANKINGS, help="Grid ranking.")
         parser.add_argument("--workers", type=int, default=None, help="Grid processes (default: one per core).")
         parser.add_argument("--json", action="store_true", help="Print the report as JSON instead of tables.")
@@ -118,7 +123,25 @@ class Command(BaseCommand):
                               f"{symbols[0]} (--symbol picks another).", style_func=self.style.WARNING)
         if options["timeframe"]:
             spec = replace(spec, timeframe=options["timeframe"])
-        return spec
+        return self._with_params(spec, options["param"])
+
+    def _with_params(self, spec: StrategySpec, items: list[str]) -> StrategySpec:
+        parameters = grid.declared(spec.type)
+        chosen = {}
+        for item in items:
+            key, _, raw = item.partition("=")
+            key = key.strip()
+            if not raw.strip() or key not in parameters:
+                raise CommandError(f"--param {item!r}: write name=value with a parameter {spec.type} declares: "
+                                   f"{', '.join(parameters) or 'none'}")
+            try:
+                chosen[key] = grid.parse_value(parameters[key], raw.strip(), f"--param {item!r}")
+            except ValidationError as error:
+                raise CommandError(_message(error)) from None
+        try:
+            return spec.with_indicators(**chosen) if chosen else spec
+        except ValidationError as error:
+            raise CommandError(_message(error)) from None
 
     def _settings(self, spec: StrategySpec, options) -> RunSettings:
         symbol = (options["symbol"] or self.default_symbol).upper()
@@ -200,7 +223,7 @@ class Command(BaseCommand):
 
     # A sweep --------------------------------------------------------------------------------------
     def _grid(self, spec: StrategySpec, run: RunSettings, options):
-        axes = grid.parse_grid(options["grid"])
+        axes = grid.parse_grid(options["grid"], spec.type)
         cells = grid.combinations(spec, axes)
         data = load_candles(run.symbol, run.start, run.end, source=run.source, warmup=max(
             (warmup_for(cell.spec) for cell in cells if cell.spec), default=warmup_for(spec)))

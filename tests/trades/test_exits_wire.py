@@ -1,0 +1,94 @@
+"""The extra exits live, at the wire: the real pybit client through ``BybitExchange`` against the fake Bybit.
+
+Bybit trails natively (``trailingStop``: a distance in price, ``activePrice``: where trailing starts) and takes
+partial take-profits in its Partial TP/SL mode (``tpSize``). The bot sends them once the entry is protected; the
+exchange moves the stop; the reconciler makes the trade say what the exchange says.
+"""
+
+from decimal import Decimal
+
+import pytest
+
+from exchange.factory import get_exchange
+from trades.execution import execute_entry
+from trades.models import Trade, TradeStatus
+from trades.reconcile import reconcile
+from trades.risk import RiskParams
+
+D = Decimal
+SYMBOL = "BTCUSDT"
+
+
+@pytest.fixture
+def enter(app_on_fake_bybit, make_strategy, transactional_db):
+    fake = app_on_fake_bybit
+    fake.set_price(SYMBOL, "60000")
+
+    def open_trade(**exits) -> Trade:
+        strategy = make_strategy(symbols=[SYMBOL], stop_loss_percentage=D("1"), take_profit_percentage=D("2"),
+                                 **exits)
+        trade = Trade.objects.create(strategy=strategy, symbol=SYMBOL, side="Buy", quantity=D("0.010"),
+                                     order_link_id=f"tb-wire-exits-{strategy.pk}", status=TradeStatus.PENDING)
+        exchange = get_exchange()
+        result = execute_entry(trade, exchange=exchange, params=RiskParams.from_strategy(strategy),
+                               rules=exchange.get_instrument(SYMBOL), sleep=lambda _: None)
+        assert result.outcome == "open"
+        trade.refresh_from_db()
+        return trade
+
+    return open_trade
+
+
+def exchange_stop(fake) -> Decimal | None:
+    with fake.state.lock:
+        return fake.state.positions[SYMBOL].stop_loss
+
+
+def test_a_trailing_stop_is_sent_trails_on_the_exchange_and_the_trade_follows_it(enter, app_on_fake_bybit):
+    fake = app_on_fake_bybit
+    trade = enter(trailing_stop_percentage=D("0.5"), trailing_activation_percentage=D("0.5"))
+    [sent] = [r.body for r in fake.requests_to("/v5/position/trading-stop")]
+    # Filled at 60000 (the fake does not slip): stop 59400, take-profit 61200, trail 300 from 60300 on.
+    assert (sent["tpslMode"], D(sent["stopLoss"]), D(sent["takeProfit"])) == ("Full", D("59400"), D("61200"))
+    assert (D(sent["trailingStop"]), D(sent["activePrice"])) == (D("300"), D("60300"))
+    assert trade.stop_loss == D("59400") == exchange_stop(fake)
+
+    for price in ("60200", "60500", "60800", "60700"):  # activated at 60500 -> 60200; 60800 -> 60500; holds
+        fake.set_price(SYMBOL, price)
+    assert exchange_stop(fake) == D("60500")
+    report = reconcile(get_exchange())
+    trade.refresh_from_db()
+    assert not report.findings and trade.stop_loss == exchange_stop(fake) == D("60500")
+    assert trade.status == TradeStatus.OPEN
+
+    fake.set_price(SYMBOL, "60450")  # through the trailed stop: the exchange closes the position at 60500
+    report = reconcile(get_exchange())
+    trade.refresh_from_db()
+    assert report.closed == [trade] and not report.findings
+    assert (trade.status, trade.exit_price, trade.status_reason) == (TradeStatus.CLOSED, D("60500"), "stop-loss hit")
+    fee_in, fee_out = D("0.01") * D("60000") * D("0.00055"), D("0.01") * D("60500") * D("0.00055")
+    assert trade.realized_pnl == D("5") - fee_in - fee_out
+
+
+def test_partial_take_profits_are_sent_in_partial_mode_and_a_partly_taken_trade_is_no_mismatch(
+        enter, app_on_fake_bybit):
+    fake = app_on_fake_bybit
+    trade = enter(take_profit_targets=[{"percent": "0.5", "share": "0.5"}, {"percent": "1", "share": "0.5"}])
+    full, *partials = [r.body for r in fake.requests_to("/v5/position/trading-stop")]
+    assert "takeProfit" not in full  # the targets replace the one take-profit
+    assert [(p["tpslMode"], D(p["takeProfit"]), D(p["tpSize"])) for p in partials] == [
+        ("Partial", D("60300"), D("0.005")), ("Partial", D("60600"), D("0.005"))]
+
+    fake.set_price(SYMBOL, "60350")  # the first target: half the position
+    report = reconcile(get_exchange())
+    trade.refresh_from_db()
+    assert not report.findings and trade.status == TradeStatus.OPEN
+    assert fake.state.positions[SYMBOL].size == D("0.005")
+
+    fake.set_price(SYMBOL, "60650")  # the second: the rest
+    report = reconcile(get_exchange())
+    trade.refresh_from_db()
+    assert report.closed == [trade] and trade.status == TradeStatus.CLOSED
+    gross = D("0.005") * D("300") + D("0.005") * D("600")
+    fees = D("0.01") * D("60000") * D("0.00055") + D("0.005") * (D("60300") + D("60600")) * D("0.00055")
+    assert trade.realized_pnl == gross - fees
