@@ -23,6 +23,7 @@ from market.candles import is_closed
 from market.intervals import INTERVAL_MINUTES
 from strategies.config import INDICATOR_PARAMS, validate_indicators
 from strategies.models import Strategy
+from strategies.rules import RULES as BUILT_IN_RULES
 from trades.models import Trade, TradeStatus
 from trades.queries import equity_curve
 
@@ -149,7 +150,8 @@ class ChartView(APIView):
         query.is_valid(raise_exception=True)
         symbol, interval = query.validated_data["symbol"], query.validated_data["interval"]
         strategy = query.validated_data.get("strategy")
-        config = validate_indicators(strategy.indicators if strategy else {})
+        # The chart draws the built-ins' indicators: a strategy of another class gets them at their defaults.
+        config = validate_indicators(strategy.indicators if strategy and strategy.type in BUILT_IN_RULES else {})
         candles = exchange.get_klines(symbol, interval, query.validated_data["limit"])
         now = exchange.server_time()
         starts = [candle.start for candle in candles]

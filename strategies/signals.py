@@ -109,7 +109,7 @@ def evaluate(strategy_type: str, frame: pd.DataFrame, config: dict | None, *,
         reasons.append(why)
         if not confirmed:
             action = Action.HOLD
-    return _signal(result.frame, _snapshot(result.frame), action, reasons,
+    return _signal(result.frame, indicator_snapshot(result.frame), action, reasons,
                    exit_long=bool(result.exit_long[row]), exit_short=bool(result.exit_short[row]),
                    exit_tag=result.tag(row, "exit_tag"))
 
@@ -161,7 +161,7 @@ def _warming_up_snapshot(strategy: IStrategy, frame: pd.DataFrame, metadata: dic
     """The indicators as far as they go on too few candles; none when the hooks cannot run on so few (the HOLD
     says why: not enough candles)."""
     try:
-        return _snapshot(populate(strategy, frame, metadata).frame)
+        return indicator_snapshot(populate(strategy, frame, metadata).frame)
     except StrategyError:
         return {}
 
@@ -172,13 +172,13 @@ def _signal(frame: pd.DataFrame, snapshot: dict, action: Action, reasons: list[s
                   price=Decimal(repr(float(last["close"]))), indicators=snapshot, **exits)
 
 
-def _snapshot(frame: pd.DataFrame) -> dict[str, float | None]:
-    """The last row's indicator values: every numeric column the hooks added (for the built-ins, exactly
-    ``strategies.indicators.INDICATOR_COLUMNS``)."""
+def indicator_snapshot(frame: pd.DataFrame, row: int = -1) -> dict[str, float | None]:
+    """A row's indicator values (the last by default): every numeric column the hooks added (for the built-ins,
+    exactly ``strategies.indicators.INDICATOR_COLUMNS``). What the AI is shown, live and in a backtest's estimate."""
     names = [name for name in frame.columns if name not in CANDLE_COLUMNS and name not in SIGNAL_COLUMNS
              and pd.api.types.is_numeric_dtype(frame[name]) and not pd.api.types.is_bool_dtype(frame[name])]
-    last = frame.iloc[-1]
-    return {str(name): (float(last[name]) if np.isfinite(last[name]) else None) for name in names}
+    chosen = frame.iloc[row]
+    return {str(name): (float(chosen[name]) if np.isfinite(chosen[name]) else None) for name in names}
 
 
 def _trend_emas(frame: pd.DataFrame, config: dict | None) -> tuple[np.ndarray, np.ndarray]:

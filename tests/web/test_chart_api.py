@@ -43,6 +43,14 @@ def test_it_uses_the_indicator_periods_of_a_strategy(api_client, window, make_st
     assert len(data["series"]["bb_upper"]) == 100 - 29
 
 
+def test_a_strategy_of_another_class_charts_the_default_indicators(api_client, window, make_strategy):
+    """Its parameters are not indicator periods: the chart shows the built-ins' defaults rather than a 500."""
+    strategy = make_strategy(type="ema_crossover", indicators={"fast": 5, "slow": 30})
+    response = api_client.get("/api/chart/BTCUSDT", {"interval": "5", "limit": 100, "strategy": strategy.pk})
+    assert response.status_code == 200, response.content
+    assert response.json()["indicators"]["ema_short"] == 9
+
+
 def test_entries_and_exits_are_marked_on_the_candles_they_happened_in(api_client, window, make_trade):
     entry_candle, exit_candle = window[-30], window[-10]
     trade = make_trade(status="closed", side="Sell", executed_at=entry_candle.start + timedelta(seconds=70),

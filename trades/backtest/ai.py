@@ -22,7 +22,7 @@ from ai.models import AICall
 from ai.pricing import cost_usd
 from ai.prompt import PROMPT_VERSION, render_messages
 from ai.verdict import AIDecision, verdict
-from strategies.indicators import INDICATOR_COLUMNS
+from strategies.signals import indicator_snapshot
 from trades.backtest.inputs import SignalEvents, StrategySpec
 
 CHARS_PER_TOKEN = 4  # a rough rule for English and numbers; used only when no call has been recorded yet
@@ -91,6 +91,6 @@ def _prompt_tokens(spec: StrategySpec, symbol: str, events: SignalEvents, frame:
     messages = render_messages(
         version=PROMPT_VERSION, strategy_type=spec.type, symbol=symbol, timeframe=spec.timeframe,
         candle_time=frame.index[row].to_pydatetime(), price=Decimal(repr(float(last["close"]))),
-        indicators={name: float(last[name]) for name in INDICATOR_COLUMNS},
+        indicators=indicator_snapshot(frame, row),
         recent_candles=frame.iloc[max(0, row - RECENT_CANDLES + 1):row + 1])
     return sum(len(message["content"]) for message in messages) // CHARS_PER_TOKEN

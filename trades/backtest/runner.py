@@ -40,7 +40,9 @@ Progress = Callable[[float, str], None]
 REPO = Path(__file__).resolve().parent.parent.parent
 ENGINE_SOURCES = ("trades/backtest/engine.py", "trades/backtest/inputs.py", "trades/backtest/ledger.py",
                   "trades/backtest/report.py", "market/fills.py", "market/candles.py", "trades/risk.py",
-                  "trades/metrics.py", "strategies/indicators.py", "strategies/rules.py", "strategies/signals.py")
+                  "trades/metrics.py", "strategies/indicators.py", "strategies/rules.py", "strategies/signals.py",
+                  "strategies/sdk/kernel.py", "strategies/sdk/base.py", "strategies/builtin/rule_based.py",
+                  "market/exits.py")
 # For symbols without known rules (a file or download of another pair): fine steps, Bybit's usual minimum value.
 GENERIC_RULES = dict(tick_size=Decimal("0.0001"), qty_step=Decimal("0.001"), min_qty=Decimal("0.001"),
                      max_qty=Decimal("1000000000"), min_notional=Decimal("5"))
@@ -114,7 +116,7 @@ def prepare(spec: StrategySpec, run: RunSettings, *, data: CandleData | None = N
     if data is None:
         data = load_candles(run.symbol, run.start, run.end, source=run.source, warmup=warmup_for(spec))
     report(0.05, "computing signals")
-    signals = strategy_signals(spec, data.frame)
+    signals = strategy_signals(spec, data.frame, symbol=run.symbol)
     minutes = Minutes.from_frame(data.frame, settings.BOT_TIMEZONE)
     events = signal_events(signals.frame, signals.actions, spec.timeframe, minutes.start, data.trade_from)
     config = EngineConfig(rules=instrument_rules(run.symbol), risk=spec.risk, initial_balance=run.initial_balance,
