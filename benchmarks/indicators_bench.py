@@ -20,15 +20,20 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
 from collections import deque
 from pathlib import Path
 
+import django
 import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# Signals look their strategy class up in the catalogue, which reads STRATEGY_DIRS from the settings.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradebot.settings")
+django.setup()
 
 from strategies import indicators  # noqa: E402
 from strategies.indicators import INDICATOR_COLUMNS, compute_indicators, full_config  # noqa: E402

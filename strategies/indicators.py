@@ -51,6 +51,7 @@ INDICATOR_COLUMNS = (
     "rsi", "ema_short", "ema_long", "macd", "macd_signal", "macd_hist",
     "bb_upper", "bb_middle", "bb_lower", "stoch_k", "stoch_d", "atr",
 )
+COMPUTED_WITH = "indicators computed with"
 # Rules look back this many candles (the current one included), e.g. "oversold on one of the last 3".
 LOOKBACK = 3
 
@@ -93,7 +94,11 @@ def compute_indicators(frame: pd.DataFrame, config: dict) -> pd.DataFrame:
     else:
         results = [job() for job in jobs]
     columns = {name: values for result in results for name, values in result.items()}
-    return _with_columns(frame, {name: np.asarray(columns[name], dtype="float64") for name in INDICATOR_COLUMNS})
+    result = _with_columns(frame, {name: np.asarray(columns[name], dtype="float64") for name in INDICATOR_COLUMNS})
+    # Which periods these columns were computed with: a built-in strategy given this frame reuses them rather than
+    # computing the same indicators again (strategies.builtin.rule_based).
+    result.attrs[COMPUTED_WITH] = dict(c)
+    return result
 
 
 def _indicator_jobs(high: pd.Series, low: pd.Series, close: pd.Series, c: dict) -> list:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from strategies.config import INDICATOR_PARAMS, MAX_PERIOD, validate_indicators
-from strategies.indicators import INDICATOR_COLUMNS, compute_indicators, min_candles
+from strategies.indicators import COMPUTED_WITH, INDICATOR_COLUMNS, compute_indicators, min_candles
 from strategies.rules import RULES, Condition
 from strategies.sdk.base import IStrategy
 from strategies.sdk.parameters import DecimalParameter, IntParameter
@@ -51,7 +51,10 @@ class RuleBased(IStrategy):
         return RULES[self.key()](columns, self.parameters)
 
     def populate_indicators(self, frame: pd.DataFrame, metadata: dict) -> pd.DataFrame:
-        # A frame that already went through compute_indicators (older callers) gets them afresh, not twice.
+        # A frame that already went through compute_indicators with these periods keeps its columns (computed
+        # once, read by both built-ins); with other periods, or columns of unknown origin, they are computed afresh.
+        if frame.attrs.get(COMPUTED_WITH) == self.parameters:
+            return frame
         present = [name for name in INDICATOR_COLUMNS if name in frame.columns]
         return compute_indicators(frame.drop(columns=present) if present else frame, self.parameters)
 

@@ -47,7 +47,9 @@ def populate(strategy: IStrategy, frame: pd.DataFrame, metadata: dict) -> Popula
     """Run the three population hooks on ``frame`` (closed candles) and read their signals."""
     if frame.empty:
         raise StrategyError(f"{_name(strategy)}: the candle frame is empty")
-    working = frame.copy()
+    # Shallow: pandas' copy-on-write (always on since pandas 3) copies a column only when a hook writes to it, so
+    # the caller's frame stays as it was without copying a million rows up front.
+    working = frame.copy(deep=False)
     for hook in ("populate_indicators", "populate_entry_trend", "populate_exit_trend"):
         working = _call(strategy, hook, working, metadata, rows=len(frame))
     entries = _entries(strategy, working)
