@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 
 from strategies.catalogue import catalogue, strategy_class
+from strategies.checks import activation_refusal as activation_check_refusal
 from strategies.forms import SymbolsField, parameter_help
 from strategies.models import Strategy
 from strategies.services import change_refusal, set_active
@@ -87,8 +88,13 @@ class StrategyAdmin(admin.ModelAdmin):
         if refusal:
             self.message_user(request, refusal, messages.ERROR)
             return
-        count = sum(set_active(strategy, True, by=request.user) for strategy in queryset)
-        self.message_user(request, f"{count} strategies activated; they trade from the next cycle.", messages.SUCCESS)
+        refused = {strategy.name: activation_check_refusal(strategy.type, strategy.indicators) for strategy in queryset}
+        for name, reason in refused.items():
+            if reason:
+                self.message_user(request, f"{name}: {reason}", messages.ERROR)
+        count = sum(set_active(strategy, True, by=request.user) for strategy in queryset if not refused[strategy.name])
+        self.message_user(request, f"{count} strategies activated; they trade from the next cycle.",
+                          messages.SUCCESS if count or not any(refused.values()) else messages.WARNING)
 
     @admin.action(description="Deactivate selected strategies", permissions=["change"])
     def deactivate(self, request, queryset):

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from core.security import ModelPermissions, RequiresPermission
 from strategies import catalogue, services
+from strategies.checks import refuse_unless_checked
 from strategies.models import Strategy
 from strategies.serializers import StrategySerializer
 from strategies.services import change_refusal
@@ -40,14 +41,31 @@ class StrategyFilter(django_filters.FilterSet):
 
 def _save(serializer, user):
     """Save a create or update, refusing (403) one that leaves the strategy active unless ``user`` may let it
-    trade; a strategy this activates records ``user`` as its activator."""
+    trade, and (400) one that activates rules failing the look-ahead check; a strategy this activates records
+    ``user`` as its activator."""
     was_active = serializer.instance is not None and serializer.instance.is_active
     active_after = serializer.validated_data.get("is_active", was_active)
     reason = change_refusal(user, active_after=active_after)
     if reason:
         raise PermissionDenied(reason)
+    if active_after and _rules_change(serializer, was_active):
+        refuse_unless_checked(*_rules_after(serializer))
     extra = {"activated_by": user} if active_after and not was_active else {}
     return serializer.save(**extra)
+
+
+def _rules_after(serializer) -> tuple[str, dict]:
+    """The class key and parameter values the strategy will have once saved."""
+    instance, data = serializer.instance, serializer.validated_data
+    return (data.get("type", instance.type if instance else ""),
+            data.get("indicators", instance.indicators if instance else {}))
+
+
+def _rules_change(serializer, was_active: bool) -> bool:
+    """Whether this save starts trading new rules: it activates the strategy, or changes an active one's class or
+    parameters (the look-ahead check runs then; a rename of an active strategy needs none)."""
+    instance = serializer.instance
+    return not was_active or _rules_after(serializer) != (instance.type, instance.indicators)
 
 
 class StrategyList(generics.ListCreateAPIView):

@@ -256,3 +256,27 @@ class Strategy(models.Model):
     def indicator_config(self) -> dict:
         """Older name of ``parameters``."""
         return self.parameters
+
+
+class StrategyCheck(models.Model):
+    """A look-ahead and warm-up check's verdict (``strategies.checks``) for one strategy class, as its file read
+    then, with one set of parameter values, on one symbol's bundled candles: activation reuses a pass rather than
+    running the strategy again, and ``manage.py list_strategies`` shows it. A changed file is a new check."""
+
+    key = models.CharField(max_length=100, help_text="The strategy class's key.")
+    source_hash = models.CharField(max_length=64, help_text="SHA-256 of the class's file (and the check's version).")
+    parameters_hash = models.CharField(max_length=64, help_text="SHA-256 of the cleaned parameter values.")
+    symbol = models.CharField(max_length=30)
+    parameters = models.JSONField(default=dict)
+    passed = models.BooleanField()
+    report = models.TextField(help_text="The check's report, as check_strategy prints it.")
+    checked_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "strategy_checks"
+        ordering = ["key", "-checked_at"]
+        constraints = [models.UniqueConstraint(fields=["key", "source_hash", "parameters_hash", "symbol"],
+                                               name="strategy_check_once_per_version")]
+
+    def __str__(self) -> str:
+        return f"{self.key} {'passed' if self.passed else 'failed'} ({self.checked_at:%Y-%m-%d %H:%M})"

@@ -3,7 +3,8 @@ the API, the pages, the admin and chat.
 
 Who may make them: the change permission, and for anything that leaves a strategy active,
 ``core.security.activation_refusal``: the strategy trades on that person's authority, and records them as its
-activator. Refusals are ``core.errors`` domain errors.
+activator. Activating also needs the strategy to pass the look-ahead and warm-up check (``strategies.checks``).
+Refusals are ``core.errors`` domain errors.
 """
 
 import logging
@@ -15,6 +16,7 @@ from django.utils import timezone
 
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.security import activation_refusal, permission_refusal
+from strategies.checks import refuse_unless_checked
 from strategies.models import Strategy
 
 CHANGE = "strategies.change_strategy"
@@ -30,7 +32,7 @@ def change_refusal(user, *, active_after: bool) -> str | None:
 
 def set_active(strategy: Strategy, active: bool, *, by) -> bool:
     """Switch ``strategy`` on or off for the user ``by`` (from the next cycle; open positions are kept). True if
-    it changed. The caller has checked ``change_refusal``.
+    it changed. The caller has checked ``change_refusal`` and, activating, the check (``refuse_unless_checked``).
 
     Activating an active strategy changes nothing but its activator: the person who says so takes it over (the way
     to let a strategy activated before activators were recorded trade off paper again). Activating does not lift a
@@ -55,6 +57,8 @@ def switch(user, strategy_id: int, active: bool) -> Strategy:
     if refusal:
         raise Forbidden(refusal)
     strategy = _strategy(strategy_id)
+    if active:
+        refuse_unless_checked(strategy.type, strategy.indicators)
     set_active(strategy, active, by=user)
     return strategy
 
