@@ -18,7 +18,7 @@ Nothing here raises anything but ``StrategyError`` (the kernel's): the cycle rec
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -63,6 +63,8 @@ class Signal:
     exit_long: bool = False
     exit_short: bool = False
     exit_tag: str = ""
+    # The instance that gave the signal: the cycle asks it custom_exit / custom_stoploss about an open trade.
+    strategy: IStrategy | None = field(default=None, compare=False, repr=False)
 
 
 def instantiate(strategy_type: str, config: dict | None) -> IStrategy:
@@ -111,7 +113,7 @@ def evaluate(strategy_type: str, frame: pd.DataFrame, config: dict | None, *,
             action = Action.HOLD
     return _signal(result.frame, indicator_snapshot(result.frame), action, reasons,
                    exit_long=bool(result.exit_long[row]), exit_short=bool(result.exit_short[row]),
-                   exit_tag=result.tag(row, "exit_tag"))
+                   exit_tag=result.tag(row, "exit_tag"), strategy=strategy)
 
 
 def trend_periods(config: dict | None) -> tuple[int, int]:

@@ -1,7 +1,8 @@
 """The trading cycle (ARCHITECTURE.md, "Trading Cycle"), for a set of strategies.
 
 1. (the Celery task) pick the active strategies    2. klines for every symbol and timeframe
-3-4. indicators and signal (strategies/, pure)      5. AI confirmation when asked for (ai/)
+3-4. indicators and signal (strategies/, pure)      4b. exit signals and custom exits of open trades
+5. AI confirmation when asked for (ai/)
 6. risk checks and sizing (trades/risk.py)          7-8. pending Trade row, order, fill, SL/TP
 9. live events and notifications after commit
 
@@ -48,6 +49,7 @@ from trades.execution import Execution, execute_entry, execute_exit
 from trades.models import LIVE_STATUSES, Decision, DecisionOutcome, Trade, TradeStatus
 from trades.pause import check_daily_loss
 from trades.risk import EntryPlan, RiskParams, RiskRejected, plan_entry
+from trades.strategy_exits import manage_open_trades
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +68,7 @@ class PairOutcome:
     ai_reasoning: str = ""
     plan: EntryPlan | None = None
     trade: Trade | None = None
+    note: str = ""  # what was done to the open trade the strategy holds here (trades.strategy_exits)
 
     @property
     def action(self) -> str:
@@ -73,8 +76,11 @@ class PairOutcome:
 
     @property
     def why(self) -> str:
-        """One line for logs and tables: the check that stopped it, the conditions that fired, or how close
-        a HOLD came (the full reasons stay on the Decision row)."""
+        """One line for logs and tables: what was done to its open trade, then the check that stopped it, the
+        conditions that fired, or how close a HOLD came (the full reasons stay on the Decision row)."""
+        return "; ".join(text for text in (self.note, self._entry_why()) if text)
+
+    def _entry_why(self) -> str:
         if self.detail:
             return self.detail
         if self.signal is None:
@@ -154,6 +160,8 @@ class TradingCycle:
         report.balance = balance
         for pair in pairs:
             self._evaluate(pair, frames)
+        # Before entries: a trade its strategy closes frees its symbol and slot for this cycle, as in the backtest.
+        report.errors += manage_open_trades(pairs, exchange=self.exchange, dry_run=self.dry_run, sleep=self.sleep)
         going = [pair for pair in pairs if pair.going]
         if going:
             self._pre_checks(going, held_symbols, balance)
@@ -381,7 +389,8 @@ class TradingCycle:
             rows.append(Decision(
                 strategy=pair.strategy, symbol=pair.symbol, candle_time=signal.candle_time if signal else None,
                 timeframe=pair.strategy.timeframe, action=pair.action, outcome=pair.outcome,
-                reasons=list(signal.reasons) if signal else [], detail=pair.detail[:2000],
+                reasons=list(signal.reasons) if signal else [],
+                detail="; ".join(text for text in (pair.note, pair.detail) if text)[:2000],
                 price=signal.price if signal else None, ai_confidence=pair.ai_confidence, trade=pair.trade))
         Decision.objects.bulk_create(
             rows, update_conflicts=True, unique_fields=["strategy", "symbol", "candle_time"],

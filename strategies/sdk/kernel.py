@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +35,8 @@ class Populated:
     entries: np.ndarray  # int8 per row: +1 enter long, -1 enter short, 0 hold
     exit_long: np.ndarray  # bool per row
     exit_short: np.ndarray  # bool per row
+    # The instance that ran: custom_exit / custom_stoploss are asked of it (it may keep what populate computed).
+    strategy: IStrategy | None = field(default=None, compare=False, repr=False)
 
     def tag(self, row: int, column: str = "enter_tag") -> str:
         if column not in self.frame.columns:
@@ -55,7 +57,7 @@ def populate(strategy: IStrategy, frame: pd.DataFrame, metadata: dict) -> Popula
     entries = _entries(strategy, working)
     entries[:max(0, strategy.startup_candle_count - 1)] = 0
     return Populated(frame=working, entries=entries, exit_long=_flag(working, "exit_long"),
-                     exit_short=_flag(working, "exit_short"))
+                     exit_short=_flag(working, "exit_short"), strategy=strategy)
 
 
 def merge_informative(frame: pd.DataFrame, informative: pd.DataFrame, timeframe: str, informative_timeframe: str,
@@ -75,17 +77,22 @@ def merge_informative(frame: pd.DataFrame, informative: pd.DataFrame, timeframe:
 
 
 def _call(strategy: IStrategy, hook: str, frame: pd.DataFrame, metadata: dict, *, rows: int) -> pd.DataFrame:
-    try:
-        result = getattr(strategy, hook)(frame, metadata)
-    except Exception as error:  # noqa: BLE001 - a strategy's own code: anything it raises is reported, not raised
-        raise StrategyError(f"{_name(strategy)}.{hook} raised {type(error).__name__}: {error}"
-                            f"{_where(strategy)}") from error
+    result = call_hook(strategy, hook, frame, metadata)
     if not isinstance(result, pd.DataFrame):
         raise StrategyError(f"{_name(strategy)}.{hook} must return the frame, got {type(result).__name__}")
     if len(result) != rows:
         raise StrategyError(f"{_name(strategy)}.{hook} returned {len(result)} rows for {rows} candles: the hooks "
                             f"add columns, they never drop or add rows")
     return result
+
+
+def call_hook(strategy: IStrategy, hook: str, *args):
+    """``strategy.<hook>(*args)``, anything it raises reported as a ``StrategyError`` with its file and line."""
+    try:
+        return getattr(strategy, hook)(*args)
+    except Exception as error:  # noqa: BLE001 - a strategy's own code: anything it raises is reported, not raised
+        raise StrategyError(f"{_name(strategy)}.{hook} raised {type(error).__name__}: {error}"
+                            f"{_where(strategy)}") from error
 
 
 def _entries(strategy: IStrategy, frame: pd.DataFrame) -> np.ndarray:

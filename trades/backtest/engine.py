@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 import numpy as np
@@ -36,8 +36,9 @@ import pandas as pd
 
 from market import exits, fills
 from market.types import InstrumentRules, Side
+from strategies.sdk import trade_exits
 from trades.backtest import costs
-from trades.backtest.inputs import SignalEvents
+from trades.backtest.inputs import CandleCloses, SignalEvents
 from trades.risk import RiskParams, RiskRejected, daily_loss_breached, exit_plan, plan_entry, protective_prices
 
 ZERO = Decimal("0")
@@ -101,6 +102,7 @@ class PartialExit:
     price: float = 0.0  # the fill, slipped
     fee: float = 0.0
     gross: float = 0.0
+    at_open: bool = False  # reached by the minute's open (settled before the cycle decides at that minute)
 
 
 @dataclass(slots=True)
@@ -124,6 +126,7 @@ class SimTrade:
     plan: exits.ExitPlan | None = None  # the extra exits (market.exits), when the strategy has any
     partials: list[PartialExit] = field(default_factory=list)
     exit_base: Decimal | None = None  # the last close's price before slippage, when market.exits decided it
+    exit_tag: str = ""  # an exit signal's tag or custom_exit's reason
 
     @property
     def remaining_size(self) -> float:
@@ -184,8 +187,13 @@ class Prices:
 
 
 class _Simulation:
-    def __init__(self, minutes: Minutes, config: EngineConfig):
+    def __init__(self, minutes: Minutes, config: EngineConfig, closes: CandleCloses | None = None):
         self.m, self.c, self.prices = minutes, config, Prices(config)
+        self.closes = closes
+        # The minutes at which an exit signal closes a long / a short, and the rows they come from.
+        self.exit_rows = {direction: np.flatnonzero(flags) for direction, flags in (
+            (1, closes.exit_long if closes is not None else np.zeros(0, dtype=bool)),
+            (-1, closes.exit_short if closes is not None else np.zeros(0, dtype=bool)))}
         self.cash = float(config.initial_balance)
         self.fees = 0.0
         self.trades: list[SimTrade] = []
@@ -238,16 +246,47 @@ class _Simulation:
         return trade, ENTERED, ""
 
     def find_exit(self, trade: SimTrade) -> _Exit | None:
-        """The first candle, from the entry's on, whose range triggers the stop-loss or take-profit."""
+        """How the trade ends: the first of its stops (``protective_exit``) and the strategy's exit signal; with
+        ``custom_exit`` / ``custom_stoploss``, walked candle by candle (``walk_with_strategy``)."""
+        if self.closes is not None and self.closes.strategy is not None:
+            return self.walk_with_strategy(trade)
+        until, row = self.signal_exit_bar(trade)
+        exit_ = self.protective_exit(trade, until)
+        # A stop the decision minute's open reaches settles first; anything later in that minute comes too late.
+        if until < len(self.m) and (exit_ is None or exit_.bar > until or (exit_.bar == until and not exit_.at_open)):
+            return self.close_by_signal(trade, until, trade_exits.EXIT_SIGNAL, self.closes.tags[row] or "exit signal")
+        return exit_
+
+    def signal_exit_bar(self, trade: SimTrade) -> tuple[int, int]:
+        """The minute at which the first exit signal for the trade's side, on a candle that closed after the entry,
+        closes it, and that candle's row; (past the end, -1) when none does."""
+        rows = self.exit_rows[trade.direction]
+        if not len(rows):
+            return len(self.m), -1
+        minutes = self.closes.minute[rows]
+        k = int(np.searchsorted(minutes, trade.entry_bar, side="right"))
+        if k >= len(rows) or minutes[k] >= len(self.m):
+            return len(self.m), -1
+        return int(minutes[k]), int(rows[k])
+
+    def close_by_signal(self, trade: SimTrade, bar: int, kind: str, tag: str) -> _Exit:
+        """A market close at the open of ``bar``; parts the walk saw filling after that open never did."""
+        trade.partials = [part for part in trade.partials if part.bar < bar or (part.bar == bar and part.at_open)]
+        trade.exit_tag = tag
+        return self._decided(trade, bar, True, dec(self.m.open[bar]), kind)
+
+    def protective_exit(self, trade: SimTrade, until: int) -> _Exit | None:
+        """The first candle, from the entry's to ``until`` (included), whose range triggers the stop-loss or
+        take-profit, or the extra exits (``walk_exits``)."""
         if trade.plan is not None or self.c.risk.exit_after_candles:
-            return self.walk_exits(trade)
+            return self.walk_exits(trade, until)
         if trade.stop_loss is None and trade.take_profit is None:
             return None
         m, long_ = self.m, trade.direction > 0
         stop = float(trade.stop_loss) if trade.stop_loss else None
         target = float(trade.take_profit) if trade.take_profit else None
-        bar = trade.entry_bar
-        while (bar := first_touch(m.low, m.high, bar, stop, target, long_)) >= 0:
+        bar, end = trade.entry_bar, min(until + 1, len(m))
+        while (bar := first_touch(m.low, m.high, bar, stop, target, long_, end)) >= 0:
             o, h, lo = float(m.open[bar]), float(m.high[bar]), float(m.low[bar])
             trigger = fills.stop_or_take_profit(trade.side, stop, target, o, h, lo)
             if trigger is not None:
@@ -256,25 +295,85 @@ class _Simulation:
             bar += 1
         return None
 
-    def walk_exits(self, trade: SimTrade) -> _Exit | None:
-        """The extra exits, one 1-minute candle at a time from the entry's (``market.exits.candle_step``, as the
-        paper exchange runs it): partial take-profits are recorded on the trade as they fill; the exit that closes
-        what is left is returned (None: still open at the end of the data)."""
-        m, plan = self.m, trade.plan or exits.ExitPlan(trade.side)
-        remaining, due = trade.qty, self.time_exit_bar(trade)
-        for bar in range(trade.entry_bar, len(m)):
-            open_ = dec(m.open[bar])
-            high, low = (open_, open_) if bar == due else (dec(m.high[bar]), dec(m.low[bar]))
-            outcome = exits.candle_step(plan, remaining, open_, high, low)
-            for part in outcome.fills[:-1] if outcome.closed else outcome.fills:
-                self.close_part(trade, bar, part)
-            if outcome.closed:
-                last = outcome.fills[-1]
-                return self._decided(trade, bar, last.at_open, last.price, last.kind)
-            if bar == due:  # the live cycle closes it at this minute, after what its open settled
-                return self._decided(trade, bar, True, open_, exits.TIME_EXIT)
-            plan, remaining = outcome.plan, outcome.remaining
+    def walk_exits(self, trade: SimTrade, until: int | None = None) -> _Exit | None:
+        """The extra exits, one 1-minute candle at a time from the entry's to ``until`` (``market.exits.candle_step``,
+        as the paper exchange runs it): partial take-profits are recorded on the trade as they fill; the exit that
+        closes what is left is returned (None: still open then)."""
+        plan, remaining, due = trade.plan or exits.ExitPlan(trade.side), trade.qty, self.time_exit_bar(trade)
+        for bar in range(trade.entry_bar, len(self.m) if until is None else min(until + 1, len(self.m))):
+            exit_, plan, remaining = self.step(trade, plan, remaining, bar, due)
+            if exit_ is not None:
+                return exit_
         return None
+
+    def step(self, trade: SimTrade, plan: exits.ExitPlan, remaining: Decimal, bar: int,
+             due: int) -> tuple[_Exit | None, exits.ExitPlan, Decimal]:
+        """One 1-minute candle of an open trade: its fills, and the exit if it closed what was left."""
+        m = self.m
+        open_ = dec(m.open[bar])
+        high, low = (open_, open_) if bar == due else (dec(m.high[bar]), dec(m.low[bar]))
+        outcome = exits.candle_step(plan, remaining, open_, high, low)
+        for part in outcome.fills[:-1] if outcome.closed else outcome.fills:
+            self.close_part(trade, bar, part)
+        if outcome.closed:
+            last = outcome.fills[-1]
+            return self._decided(trade, bar, last.at_open, last.price, last.kind), plan, ZERO
+        if bar == due:  # the live cycle closes it at this minute, after what its open settled
+            return self._decided(trade, bar, True, open_, exits.TIME_EXIT), plan, remaining
+        return None, outcome.plan, outcome.remaining
+
+    def walk_with_strategy(self, trade: SimTrade) -> _Exit | None:
+        """The trade walked minute by minute (``step``), and at each minute where one of the strategy's candles
+        has just closed, the strategy asked about it (``strategies.sdk.trade_exits.advise``) as the live cycle
+        asks it at that minute: after what the open settled, before the rest of the minute."""
+        closes, m = self.closes, self.m
+        plan = trade.plan or exits.ExitPlan(trade.side, stop=trade.stop_loss, take_profit=trade.take_profit)
+        remaining, due = trade.qty, self.time_exit_bar(trade)
+        row = int(np.searchsorted(closes.minute, trade.entry_bar, side="right"))
+        bar = trade.entry_bar
+        while bar < len(m):
+            decide_at = int(closes.minute[row]) if row < len(closes.minute) else len(m)
+            for minute in range(bar, min(decide_at, len(m))):
+                exit_, plan, remaining = self.step(trade, plan, remaining, minute, due)
+                if exit_ is not None:
+                    return exit_
+            if decide_at >= len(m):
+                return None
+            if decide_at != due and not self.open_closes(plan, remaining, decide_at):
+                advice = self.advise(trade, plan, remaining, row)
+                if advice.closes:
+                    self.parts_at_open(trade, plan, remaining, decide_at)
+                    return self.close_by_signal(trade, decide_at, advice.kind, advice.reason)
+                if advice.stop is not None:
+                    plan = replace(plan, stop=advice.stop)
+            exit_, plan, remaining = self.step(trade, plan, remaining, decide_at, due)
+            if exit_ is not None:
+                return exit_
+            bar, row = decide_at + 1, row + 1
+        return None
+
+    def open_closes(self, plan: exits.ExitPlan, remaining: Decimal, bar: int) -> bool:
+        """Whether the minute's open alone closes what is left (a gap through the stop or target)."""
+        open_ = dec(self.m.open[bar])
+        return exits.candle_step(plan, remaining, open_, open_, open_).closed
+
+    def parts_at_open(self, trade: SimTrade, plan: exits.ExitPlan, remaining: Decimal, bar: int) -> None:
+        """Record the partial take-profits the minute's open fills (before the cycle's close at that open)."""
+        open_ = dec(self.m.open[bar])
+        for part in exits.candle_step(plan, remaining, open_, open_, open_).fills:
+            self.close_part(trade, bar, part)
+
+    def advise(self, trade: SimTrade, plan: exits.ExitPlan, remaining: Decimal, row: int) -> trade_exits.ExitAdvice:
+        closes, m = self.closes, self.m
+        held = trade_exits.HeldTrade(
+            pair=closes.pair, side=trade.side, open_rate=trade.entry_price,
+            open_time=pd.Timestamp(int(m.start[trade.entry_bar]), tz="UTC").to_pydatetime(),
+            amount=float(remaining), stop_loss=None if plan.stop is None else float(plan.stop))
+        exit_flag = closes.exit_long[row] if trade.direction > 0 else closes.exit_short[row]
+        return trade_exits.advise(
+            closes.strategy, held, candle_close=pd.Timestamp(int(closes.close_time[row]), tz="UTC").to_pydatetime(),
+            rate=float(closes.close[row]), exit_signal=bool(exit_flag), exit_tag=closes.tags[row],
+            rules=self.c.rules)
 
     @staticmethod
     def _decided(trade: SimTrade, bar: int, at_open: bool, base: Decimal, reason: str) -> _Exit:
@@ -297,7 +396,7 @@ class _Simulation:
         gross = (fill - trade.entry_price) * size * trade.direction
         self.cash += gross - fee
         self.fees += fee
-        trade.partials.append(PartialExit(bar, part.qty, part.price, part.kind, fill, fee, gross))
+        trade.partials.append(PartialExit(bar, part.qty, part.price, part.kind, fill, fee, gross, part.at_open))
 
     def close(self, trade: SimTrade, bar: int, price: float, reason: str) -> None:
         if reason == "reverse":  # at the open: the parts the walk saw filling from then on never did
@@ -326,10 +425,11 @@ class _Simulation:
 
 
 def simulate(minutes: Minutes, events: SignalEvents, config: EngineConfig, *, trade_from: int = 0,
-             ai_filter: Callable[[int], str] | None = None,
-             progress: Callable[[float], None] | None = None) -> EngineResult:
-    """Replay ``events`` over ``minutes``. ``ai_filter(event_index)`` returns "" to go ahead, or why not."""
-    sim = _Simulation(minutes, config)
+             ai_filter: Callable[[int], str] | None = None, progress: Callable[[float], None] | None = None,
+             closes: CandleCloses | None = None) -> EngineResult:
+    """Replay ``events`` over ``minutes``. ``ai_filter(event_index)`` returns "" to go ahead, or why not.
+    ``closes``: the strategy's exit signals and custom exit hooks (None: it has neither)."""
+    sim = _Simulation(minutes, config, closes)
     outcomes: list[str] = []
     details: list[str] = []
     trade: SimTrade | None = None
@@ -378,8 +478,8 @@ def simulate(minutes: Minutes, events: SignalEvents, config: EngineConfig, *, tr
 
 
 def first_touch(low: np.ndarray, high: np.ndarray, start: int, stop: float | None, target: float | None,
-                long_: bool) -> int:
-    """Index of the first candle from ``start`` whose range reaches ``stop`` or ``target``, or -1.
+                long_: bool, end: int | None = None) -> int:
+    """Index of the first candle from ``start`` (before ``end``) whose range reaches ``stop`` or ``target``, or -1.
 
     Scans in blocks that grow fourfold, so a stop hit soon costs a few hundred comparisons and a late
     one never costs more than about twice the candles it had to look at.
@@ -387,7 +487,7 @@ def first_touch(low: np.ndarray, high: np.ndarray, start: int, stop: float | Non
     inf = np.inf
     stop = (-inf if long_ else inf) if stop is None else stop
     target = (inf if long_ else -inf) if target is None else target
-    n, width = len(low), 256
+    n, width = len(low) if end is None else min(end, len(low)), 256
     while start < n:
         stop_at = min(n, start + width)
         if long_:

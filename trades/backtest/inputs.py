@@ -25,8 +25,9 @@ from market.candles import resample
 from market.intervals import interval_delta
 from strategies.catalogue import known_types, strategy_class
 from strategies.models import Strategy
-from strategies.sdk.base import bybit_interval
+from strategies.sdk.base import IStrategy, bybit_interval
 from strategies.sdk.parameters import ParameterError
+from strategies.sdk.trade_exits import has_callbacks
 from strategies.signals import StrategyError, confirm_series, populated
 from trades.risk import RiskParams, exit_settings
 
@@ -180,6 +181,15 @@ class StrategySignals:
     actions: np.ndarray  # int8 per row: +1 LONG, -1 SHORT, 0 HOLD
     exit_long: np.ndarray | None = None  # bool per row: the class's populate_exit_trend
     exit_short: np.ndarray | None = None
+    # The instance that ran, asked about open trades when its class has custom_exit / custom_stoploss.
+    strategy: IStrategy | None = field(default=None, compare=False, repr=False)
+
+    def exit_tags(self) -> np.ndarray:
+        """Per row: its ``exit_tag`` ("" where none)."""
+        if "exit_tag" not in self.frame.columns:
+            return np.full(len(self.frame), "", dtype=object)
+        tags = self.frame["exit_tag"].to_numpy(dtype=object)
+        return np.array([tag if isinstance(tag, str) else "" for tag in tags], dtype=object)
 
 
 def strategy_signals(spec: StrategySpec, minutes: pd.DataFrame, *, symbol: str = "") -> StrategySignals:
@@ -199,7 +209,7 @@ def strategy_signals(spec: StrategySpec, minutes: pd.DataFrame, *, symbol: str =
     except StrategyError as error:  # a backtest of a broken strategy is a bad input, named, not a crash
         raise ValidationError(str(error)) from None
     return StrategySignals(frame=result.frame, actions=np.asarray(actions, dtype=np.int8),
-                           exit_long=result.exit_long, exit_short=result.exit_short)
+                           exit_long=result.exit_long, exit_short=result.exit_short, strategy=result.strategy)
 
 
 @dataclass(frozen=True)
@@ -235,3 +245,36 @@ def signal_events(frame: pd.DataFrame, actions: np.ndarray, interval: str, minut
     return SignalEvents(candle_time=starts[rows], action=np.asarray(actions, dtype=np.int8)[rows],
                         price=frame["close"].to_numpy(dtype="float64")[rows], first=first.astype(np.int64),
                         end=end.astype(np.int64))
+
+
+@dataclass(frozen=True)
+class CandleCloses:
+    """The strategy's candles as the engine asks its exit questions (``strategies.sdk.trade_exits``): per row of
+    its timeframe, the 1-minute candle at whose open the live cycle acts on that row, and the row's exit flags."""
+
+    minute: np.ndarray  # int64 per row: the first 1-minute candle opening at or after the row's close (or past the end)
+    close_time: np.ndarray  # int64 ns per row: the row's close time
+    close: np.ndarray  # float64 per row: its close price, the rate the hooks are told
+    exit_long: np.ndarray  # bool per row
+    exit_short: np.ndarray  # bool per row
+    tags: np.ndarray  # str per row: its exit_tag, "" where none
+    strategy: IStrategy | None  # asked custom_exit / custom_stoploss; None when its class has neither
+    pair: str = ""
+
+
+def candle_closes(signals: StrategySignals, interval: str, minute_starts: np.ndarray,
+                  pair: str = "") -> CandleCloses | None:
+    """What the engine needs to act on exit signals and the custom exit hooks; None when the strategy has neither
+    (the engine then only looks for stops, as before)."""
+    frame = signals.frame
+    empty = np.zeros(len(frame), dtype=bool)
+    exit_long = empty if signals.exit_long is None else np.asarray(signals.exit_long, dtype=bool)
+    exit_short = empty if signals.exit_short is None else np.asarray(signals.exit_short, dtype=bool)
+    strategy = signals.strategy if signals.strategy is not None and has_callbacks(type(signals.strategy)) else None
+    if strategy is None and not (exit_long.any() or exit_short.any()):
+        return None
+    closes = frame.index.as_unit("ns").asi8 + pd.Timedelta(interval_delta(interval)).value
+    minute = np.searchsorted(minute_starts, closes, side="left").astype(np.int64)
+    return CandleCloses(minute=minute, close_time=closes, close=frame["close"].to_numpy(dtype="float64"),
+                        exit_long=exit_long, exit_short=exit_short, tags=signals.exit_tags(), strategy=strategy,
+                        pair=pair)

@@ -59,6 +59,7 @@ class LedgerTrade:
     gross: Decimal  # price PnL before fees (of what is closed; of what is held, for the open trade)
     pnl: Decimal  # net of the opening and closing fees
     parts: tuple[LedgerPart, ...] = ()  # closed before the rest, in order
+    exit_tag: str = ""  # the exit signal's tag or custom_exit's reason
 
     def as_dict(self) -> dict:
         def text(value):
@@ -70,7 +71,8 @@ class LedgerTrade:
                 "take_profit": text(self.take_profit),
                 "exit_time": self.exit_time.isoformat() if self.exit_time else None,
                 "exit_price": text(self.exit_price), "exit_fee": str(self.exit_fee), "exit_reason": self.exit_reason,
-                "gross": str(self.gross), "pnl": str(self.pnl), "parts": [part.as_dict() for part in self.parts]}
+                "exit_tag": self.exit_tag, "gross": str(self.gross), "pnl": str(self.pnl),
+                "parts": [part.as_dict() for part in self.parts]}
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,7 @@ def replay_ledger(result: EngineResult, minutes: Minutes, config: EngineConfig) 
         outcome = fills.apply_fill(position, closing, position.size, exit_price, exit_fee)
         cash, paid = cash + outcome.cash_change, paid + exit_fee
         closed.append(LedgerTrade(**values, exit_time=_time(minutes.start[trade.exit_bar]), exit_price=exit_price,
-                                  exit_fee=parts_fee + exit_fee, exit_reason=trade.exit_reason,
+                                  exit_fee=parts_fee + exit_fee, exit_reason=trade.exit_reason, exit_tag=trade.exit_tag,
                                   gross=part_gross + outcome.realized_gross, pnl=parts_pnl + outcome.closed_pnl))
     final = cash + (open_trade.gross if open_trade else ZERO)
     return Ledger(trades=closed, open_trade=open_trade, cash=cash, final_equity=final, fees_paid=paid)

@@ -19,6 +19,7 @@ from functools import cache
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -26,10 +27,19 @@ from core.events import Event, publish
 from market.instruments import BUNDLED_RULES
 from market.intervals import INTERVAL_MINUTES
 from market.types import InstrumentRules
+from strategies.sdk.kernel import StrategyError
 from trades.backtest import ai, costs
 from trades.backtest.data import BUNDLED, CandleData, load_candles
 from trades.backtest.engine import EngineConfig, EngineResult, Minutes, simulate
-from trades.backtest.inputs import SignalEvents, StrategySignals, StrategySpec, signal_events, strategy_signals
+from trades.backtest.inputs import (
+    CandleCloses,
+    SignalEvents,
+    StrategySignals,
+    StrategySpec,
+    candle_closes,
+    signal_events,
+    strategy_signals,
+)
 from trades.backtest.ledger import Ledger, replay_ledger
 from trades.backtest.models import BacktestRun
 from trades.backtest.report import Report, build_report
@@ -42,7 +52,7 @@ ENGINE_SOURCES = ("trades/backtest/engine.py", "trades/backtest/inputs.py", "tra
                   "trades/backtest/report.py", "market/fills.py", "market/candles.py", "trades/risk.py",
                   "trades/metrics.py", "strategies/indicators.py", "strategies/rules.py", "strategies/signals.py",
                   "strategies/sdk/kernel.py", "strategies/sdk/base.py", "strategies/builtin/rule_based.py",
-                  "market/exits.py")
+                  "market/exits.py", "strategies/sdk/trade_exits.py")
 # For symbols without known rules (a file or download of another pair): fine steps, Bybit's usual minimum value.
 GENERIC_RULES = dict(tick_size=Decimal("0.0001"), qty_step=Decimal("0.001"), min_qty=Decimal("0.001"),
                      max_qty=Decimal("1000000000"), min_notional=Decimal("5"))
@@ -84,6 +94,7 @@ class Prepared:
     signals: StrategySignals
     minutes: Minutes
     events: SignalEvents
+    closes: CandleCloses | None  # the strategy's exit signals and custom exit hooks, when it has any
     config: EngineConfig
     ai_estimate: ai.AIEstimate | None
     started: float
@@ -119,6 +130,7 @@ def prepare(spec: StrategySpec, run: RunSettings, *, data: CandleData | None = N
     signals = strategy_signals(spec, data.frame, symbol=run.symbol)
     minutes = Minutes.from_frame(data.frame, settings.BOT_TIMEZONE)
     events = signal_events(signals.frame, signals.actions, spec.timeframe, minutes.start, data.trade_from)
+    closes = candle_closes(signals, spec.timeframe, minutes.start, run.symbol)
     config = EngineConfig(rules=instrument_rules(run.symbol), risk=spec.risk, initial_balance=run.initial_balance,
                           fee_rate=run.fee_rate, slippage_bps=run.slippage_bps,
                           max_notional=settings.MAX_ORDER_NOTIONAL, daily_loss_limit=spec.max_daily_loss_percentage)
@@ -126,15 +138,19 @@ def prepare(spec: StrategySpec, run: RunSettings, *, data: CandleData | None = N
     if run.use_ai and spec.use_ai_confirmation:
         estimate = ai.estimate(spec, run.symbol, events, signals.frame)
     return Prepared(spec=spec, settings=run, data=data, signals=signals, minutes=minutes, events=events,
-                    config=config, ai_estimate=estimate, started=started)
+                    closes=closes, config=config, ai_estimate=estimate, started=started)
 
 
 def complete(prepared: Prepared, *, progress: Progress | None = None) -> Outcome:
     report = progress or (lambda fraction, phase: None)
     spec, run = prepared.spec, prepared.settings
     ai_filter = ai.cache_filter(spec, run.symbol, prepared.events) if prepared.ai_estimate is not None else None
-    result = simulate(prepared.minutes, prepared.events, prepared.config, trade_from=prepared.data.trade_from,
-                      ai_filter=ai_filter, progress=lambda fraction: report(0.15 + 0.75 * fraction, "simulating"))
+    try:
+        result = simulate(prepared.minutes, prepared.events, prepared.config, trade_from=prepared.data.trade_from,
+                          ai_filter=ai_filter, closes=prepared.closes,
+                          progress=lambda fraction: report(0.15 + 0.75 * fraction, "simulating"))
+    except StrategyError as error:  # its custom_exit / custom_stoploss raised: a bad input, named, not a crash
+        raise ValidationError(str(error)) from None
     report(0.9, "building the report")
     ledger = replay_ledger(result, prepared.minutes, prepared.config)
     built = build_report(result, ledger, prepared.data, timeframe=spec.timeframe,
