@@ -40,10 +40,25 @@ class StrategyAdminForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        refusal = change_refusal(self.user, active_after=cleaned.get("is_active", self.instance.is_active))
+        active_after = cleaned.get("is_active", self.instance.is_active)
+        refusal = change_refusal(self.user, active_after=active_after)
         if refusal:
             raise forms.ValidationError(refusal)
+        if active_after and not self.errors and self._starts_new_rules(cleaned):
+            failed = activation_check_refusal(cleaned.get("type", self.instance.type),
+                                              cleaned.get("indicators", self.instance.indicators))
+            if failed:
+                raise forms.ValidationError(failed)
         return cleaned
+
+    def _starts_new_rules(self, cleaned) -> bool:
+        """Whether this save lets rules trade that were not trading: it activates the strategy, or changes an
+        active one's class or parameters (the look-ahead check runs then, as for the API and the switch)."""
+        instance = self.instance
+        if instance.pk is None or not instance.is_active:
+            return True
+        return (cleaned.get("type", instance.type), cleaned.get("indicators", instance.indicators)) != \
+            (instance.type, instance.indicators)
 
     class Meta:
         model = Strategy

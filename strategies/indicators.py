@@ -53,6 +53,7 @@ INDICATOR_COLUMNS = (
 )
 COMPUTED_WITH = "indicators computed with"
 # Rules look back this many candles (the current one included), e.g. "oversold on one of the last 3".
+SETTLING = 4  # period-lengths for an exponential average to forget its seed (see settled_candles)
 LOOKBACK = 3
 
 
@@ -77,6 +78,16 @@ def warmup_rows(config: dict) -> int:
 def min_candles(config: dict) -> int:
     """Closed candles a signal needs: every indicator defined on each of the last ``LOOKBACK`` rows."""
     return warmup_rows(config) + LOOKBACK
+
+
+def settled_candles(config: dict) -> int:
+    """Closed candles before the built-ins' signals no longer depend on older history. An exponential average (MACD's,
+    the EMAs, Wilder's RSI and ATR) still carries its seed with weight about e^-(2 x SETTLING) after SETTLING of its
+    periods: far below anything a threshold notices, which the look-ahead and warm-up check
+    (``strategies.sdk.lookahead``) confirms on every bundled symbol. At least ``min_candles``."""
+    c = full_config(config)
+    slowest = max(c["macd_slow"] + c["macd_signal"], c["ema_long"], c["rsi_period"] * 2, c["atr_period"] * 2)
+    return max(min_candles(config), SETTLING * slowest)
 
 
 def compute_indicators(frame: pd.DataFrame, config: dict) -> pd.DataFrame:

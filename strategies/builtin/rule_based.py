@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from strategies.config import INDICATOR_PARAMS, MAX_PERIOD, validate_indicators
-from strategies.indicators import COMPUTED_WITH, INDICATOR_COLUMNS, compute_indicators, min_candles
+from strategies.indicators import COMPUTED_WITH, INDICATOR_COLUMNS, compute_indicators, settled_candles
 from strategies.rules import RULES, Condition
 from strategies.sdk.base import IStrategy
 from strategies.sdk.parameters import DecimalParameter, IntParameter
@@ -44,7 +44,7 @@ class RuleBased(IStrategy):
 
     def __init__(self, parameters: dict | None = None):
         super().__init__(parameters)
-        self.startup_candle_count = min_candles(self.parameters)
+        self.startup_candle_count = settled_candles(self.parameters)
 
     def conditions(self, frame: pd.DataFrame) -> list[Condition]:
         columns = {name: frame[name].to_numpy(dtype="float64") for name in (*INDICATOR_COLUMNS, "close")}

@@ -12,7 +12,7 @@ import pytest
 
 from market.candles import resample
 from strategies.config import indicator_defaults
-from strategies.indicators import INDICATOR_COLUMNS, compute_indicators, min_candles
+from strategies.indicators import INDICATOR_COLUMNS, compute_indicators, settled_candles
 from strategies.rules import RULES
 from strategies.signals import Action, evaluate, signal_series
 from trades.backtest.data import BUNDLED, read_source
@@ -37,7 +37,7 @@ def reference_series(kind: str, frame: pd.DataFrame, config: dict) -> np.ndarray
         else:
             short &= condition.mask
     actions = long_.astype(np.int8) - short.astype(np.int8)
-    actions[:max(0, min_candles(config) - 1)] = 0
+    actions[:max(0, settled_candles(config) - 1)] = 0
     return actions
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from market.candles import resample
-from strategies.indicators import min_candles
+from strategies.indicators import settled_candles
 from strategies.signals import Action, StrategyError, confirm_series, evaluate, higher_trend, signal_series
 
 DATA = Path(__file__).resolve().parents[2] / "exchange" / "data" / "BTCUSDT_1m.csv.gz"
@@ -76,14 +76,14 @@ def test_a_signal_carries_its_candle_price_reasons_and_a_json_safe_snapshot(btc_
 
 
 def test_it_holds_with_a_clear_reason_when_there_are_too_few_candles(btc_1m):
-    needed = min_candles({})
+    needed = settled_candles({})  # 4 x (MACD 26 + 9): the built-ins' warm-up, checked by check_strategy
     signal = evaluate("trend_following", btc_1m.iloc[:needed - 1], {})
     assert signal.action == Action.HOLD
     assert signal.reasons == (f"Not enough candles: these indicator periods need {needed} closed candles, "
                               f"got {needed - 1}.",)
     assert evaluate("scalping", btc_1m.iloc[:30], {}).indicators["macd_signal"] is None  # warming up: None, not NaN
     longer = evaluate("trend_following", btc_1m.iloc[:200], {"ema_long": 300, "macd_slow": 400})
-    assert longer.action == Action.HOLD and "need 410 closed candles, got 200" in longer.reasons[0]
+    assert longer.action == Action.HOLD and "need 1636 closed candles, got 200" in longer.reasons[0]
 
 
 def test_the_higher_timeframe_confirms_a_signal_in_its_direction(btc_1m, series_1m):
@@ -143,7 +143,7 @@ def test_evaluate_turns_any_failure_into_a_strategy_error(btc_1m):
     with pytest.raises(StrategyError, match="empty"):
         evaluate("scalping", btc_1m.iloc[:0], {})
     with pytest.raises(StrategyError, match="lacks column"):
-        evaluate("scalping", btc_1m.iloc[:100].drop(columns=["low"]), {})
+        evaluate("scalping", btc_1m.iloc[:200].drop(columns=["low"]), {})  # past the warm-up: the hooks run
     with pytest.raises(StrategyError, match="Unknown indicator setting 'rsi_perod'"):
         evaluate("scalping", btc_1m.iloc[:100], {"rsi_perod": 3})
 

@@ -15,6 +15,7 @@ from strategies.checks import CheckFailed, check_strategy
 from strategies.models import Strategy, StrategyCheck
 from strategies.sdk import IStrategy
 from strategies.sdk.lookahead import check
+from tests.strategies.test_strategy_admin import FORM as ADMIN_FORM
 
 PEEKING = '''
 from strategies.sdk import IStrategy
@@ -236,3 +237,14 @@ def test_a_pass_is_remembered_until_the_class_file_changes(user, strategy_dir, m
     strategy_dir("honest", HONEST + "\n# edited\n")
     services.switch(user, strategy.pk, True)
     assert StrategyCheck.objects.filter(key="Honest").count() == 2  # the edited file was checked afresh
+
+
+def test_the_admin_change_form_refuses_to_save_an_active_strategy_that_looks_ahead(logged_in_client, strategy_dir):
+    form = {**ADMIN_FORM, "name": "Peeker", "type": "Peeking", "timeframe": "15", "indicators": "{}", "is_active": "on"}
+    response = logged_in_client.post("/admin/strategies/strategy/add/", form)
+    assert response.status_code == 200  # the form again, with the refusal
+    assert "it failed the look-ahead and warm-up check" in response.content.decode()
+    assert not Strategy.objects.filter(name="Peeker").exists()
+    inactive = {key: value for key, value in form.items() if key != "is_active"}
+    assert logged_in_client.post("/admin/strategies/strategy/add/", inactive).status_code == 302  # saved, off
+    assert Strategy.objects.get(name="Peeker").is_active is False

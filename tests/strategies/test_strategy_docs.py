@@ -12,6 +12,7 @@ import pytest
 from exchange.replay import load_minutes
 from market.candles import resample
 from strategies import catalogue
+from strategies.checks import check_strategy
 from strategies.sdk import indicators
 from strategies.sdk.kernel import populate
 
@@ -59,3 +60,11 @@ def test_the_tutorial_lists_every_indicator_of_the_catalogue():
     text = TUTORIAL.read_text()
     missing = [name for name in indicators.__all__ if f"| `{name}(" not in text]
     assert missing == []
+
+
+def test_the_tutorials_example_passes_the_look_ahead_and_warm_up_check_and_fits_the_live_cycle(strategies_folder,
+                                                                                                 settings):
+    catalogue.refresh()
+    report = check_strategy("RsiDip", {})
+    assert report.passed, report.text()
+    assert report.startup <= settings.CYCLE_KLINE_LIMIT and not report.notes
