@@ -1,7 +1,9 @@
+import json
+
 from django import forms
 from django.contrib import admin, messages
 
-from strategies.catalogue import catalogue, strategy_class
+from strategies.catalogue import catalogue, exit_defaults, strategy_class
 from strategies.checks import activation_refusal as activation_check_refusal
 from strategies.forms import SymbolsField, parameter_help
 from strategies.models import Strategy
@@ -79,10 +81,20 @@ class StrategyAdmin(admin.ModelAdmin):
                            "confirm_timeframe")}),
         ("Risk", {"fields": ("risk_percentage", "max_positions", "stop_loss_percentage", "take_profit_percentage",
                              "leverage", "max_daily_loss_percentage", "paused_until", "pause_reason")}),
+        ("Exits beyond the stop and target", {"fields": ("trailing_stop_percentage", "trailing_activation_percentage",
+                                                       "exit_after_candles", "take_profit_targets")}),
         ("AI confirmation", {"fields": ("use_ai_confirmation", "min_ai_confidence")}),
         ("Indicators", {"fields": ("indicators",)}),
         ("History", {"fields": ("created_at", "updated_at")}),
     )
+
+    def get_changeform_initial_data(self, request):
+        """``?type=KEY`` on the add page starts the form from that class's exit settings."""
+        initial = super().get_changeform_initial_data(request)
+        defaults = exit_defaults(initial.get("type", ""))
+        if defaults:
+            defaults["take_profit_targets"] = json.dumps(defaults["take_profit_targets"])
+        return {**{name: value for name, value in defaults.items() if value is not None}, **initial}
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from strategies.catalogue import exit_defaults
 from strategies.models import TIMEFRAME_CHOICES, Strategy
 from strategies.sdk.parameters import ParameterError
 
@@ -49,8 +50,10 @@ class StrategySerializer(serializers.ModelSerializer):
         model = Strategy
         fields = ["id", "name", "type", "is_active", "symbols", "timeframe", "confirm_timeframe", "risk_percentage",
                   "max_positions", "stop_loss_percentage", "take_profit_percentage", "leverage",
-                  "max_daily_loss_percentage", "use_ai_confirmation", "min_ai_confidence", "indicators", "parameters",
-                  "indicator_config", "paused_until", "pause_reason", "activated_by", "created_at", "updated_at"]
+                  "max_daily_loss_percentage", "trailing_stop_percentage", "trailing_activation_percentage",
+                  "exit_after_candles", "take_profit_targets", "use_ai_confirmation", "min_ai_confidence", "indicators",
+                  "parameters", "indicator_config", "paused_until", "pause_reason", "activated_by", "created_at",
+                  "updated_at"]
         read_only_fields = ["id", "paused_until", "pause_reason", "activated_by", "created_at", "updated_at"]
         extra_kwargs = {
             "symbols": {"required": True},
@@ -68,6 +71,10 @@ class StrategySerializer(serializers.ModelSerializer):
         return self.get_parameters(strategy)
 
     def validate(self, attrs):
+        if self.instance is None and attrs.get("type"):
+            # A new strategy starts from its class's exit settings where the body says nothing (docs/strategies.md).
+            omitted = {name: value for name, value in exit_defaults(attrs["type"]).items() if name not in attrs}
+            attrs = {**omitted, **attrs}
         candidate = copy.copy(self.instance) if self.instance else Strategy()
         for name, value in attrs.items():
             setattr(candidate, name, value)
