@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from market.intervals import INTERVAL_MINUTES, interval_delta
+from market.intervals import INTERVAL_MINUTES, interval_delta, origin_minutes
 from market.types import Candle
 
 COLUMNS = ["open", "high", "low", "close", "volume"]
@@ -64,7 +64,8 @@ def resample(frame_1m: pd.DataFrame, interval: str) -> pd.DataFrame:
     if minutes == 1:
         return frame_1m
     rule = f"{minutes}min"
-    grouped = frame_1m.resample(rule, label="left", closed="left", origin="epoch")
+    origin = pd.Timestamp(0, tz=frame_1m.index.tz) + pd.Timedelta(minutes=origin_minutes(minutes))  # weeks: Mondays
+    grouped = frame_1m.resample(rule, label="left", closed="left", origin=origin)
     out = grouped.agg({"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"})
     counts = grouped["close"].count()
     out = out[counts == minutes]

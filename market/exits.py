@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from market import fills
+from market.intervals import origin_minutes
 from market.types import InstrumentRules
 
 HUNDRED = Decimal("100")
@@ -173,8 +174,8 @@ def _reached(plan: ExitPlan, size: Decimal, open_: Decimal, high: Decimal, low: 
 
 def candle_index(minute: int, candle_minutes: int) -> int:
     """Which candle of a ``candle_minutes`` timeframe the minute (minutes since the epoch, UTC) falls in; Bybit's
-    candles up to a day start on multiples of their length since the epoch."""
-    return minute // candle_minutes
+    candles up to a day start on multiples of their length since the epoch, weeks on Mondays."""
+    return (minute - origin_minutes(candle_minutes)) // candle_minutes
 
 
 def time_exit_due(opened_index: int, now_index: int, candles: int | None) -> bool:
@@ -184,4 +185,4 @@ def time_exit_due(opened_index: int, now_index: int, candles: int | None) -> boo
 
 def time_exit_minute(opened_minute: int, candles: int, candle_minutes: int) -> int:
     """The first minute (since the epoch) at which the time exit is due."""
-    return (candle_index(opened_minute, candle_minutes) + candles) * candle_minutes
+    return (candle_index(opened_minute, candle_minutes) + candles) * candle_minutes + origin_minutes(candle_minutes)

@@ -19,3 +19,13 @@ def interval_delta(interval: str) -> timedelta:
         return timedelta(minutes=INTERVAL_MINUTES[interval])
     except KeyError:
         raise ValueError(f"unknown interval {interval!r}; use one of {', '.join(INTERVAL_MINUTES)}") from None
+
+
+# Bybit's weekly candles open on Mondays at 00:00 UTC; every shorter candle opens on a multiple of its length since
+# the epoch, 1970-01-01, a Thursday: only the week is offset, by the four days to the first Monday.
+WEEK_OFFSET_MINUTES = 4 * 1440
+
+
+def origin_minutes(candle_minutes: int) -> int:
+    """Minutes after the epoch at which candles of this length are counted from."""
+    return WEEK_OFFSET_MINUTES if candle_minutes == INTERVAL_MINUTES["W"] else 0

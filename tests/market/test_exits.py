@@ -1,8 +1,14 @@
 """The exit rules alone (``market.exits``): pure, worked by hand."""
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
+import numpy as np
+import pandas as pd
+
 from market import exits
+from market.candles import resample
+from market.exits import candle_index, time_exit_minute
 from market.instruments import BUNDLED_RULES
 
 D = Decimal
@@ -51,3 +57,25 @@ def test_the_time_exit_counts_candles_of_the_timeframe_from_the_entry_candle():
     assert exits.time_exit_due(opened, exits.candle_index(12 * 60 + 15, 5), 2)
     assert exits.time_exit_minute(12 * 60 + 7, 2, 5) == 12 * 60 + 15
     assert not exits.time_exit_due(opened, opened + 100, None)
+
+
+def test_weekly_candles_open_on_mondays_as_bybits_do_for_the_time_exit_and_the_resampling():
+    def minute(moment: datetime) -> int:
+        return int(moment.timestamp()) // 60
+
+    week = 10080
+    monday = datetime(2026, 4, 6, tzinfo=UTC)  # a Monday
+    opened = minute(datetime(2026, 4, 8, 15, 30, tzinfo=UTC))  # the Wednesday after
+    assert candle_index(opened, week) == candle_index(minute(monday), week)
+    assert candle_index(minute(monday) - 1, week) == candle_index(minute(monday), week) - 1  # Sunday 23:59: before
+    # Two weekly candles after the one it opened in: the Monday two weeks on, 00:00 UTC.
+    assert time_exit_minute(opened, 2, week) == minute(datetime(2026, 4, 20, tzinfo=UTC))
+    assert time_exit_minute(opened, 3, 1440) == minute(datetime(2026, 4, 11, tzinfo=UTC))  # days: unchanged
+
+    index = pd.date_range(datetime(2026, 3, 30, tzinfo=UTC), periods=3 * week, freq="1min")
+    frame = pd.DataFrame({column: np.ones(len(index)) for column in ("open", "high", "low", "close", "volume")},
+                         index=index)
+    weeks = resample(frame, "W")
+    assert list(weeks.index) == [pd.Timestamp("2026-03-30", tz="UTC"), pd.Timestamp("2026-04-06", tz="UTC"),
+                                 pd.Timestamp("2026-04-13", tz="UTC")]
+    assert all(start.day_name() == "Monday" for start in weeks.index)
