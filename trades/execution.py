@@ -131,7 +131,7 @@ def confirm_open(trade: Trade, order: Order, *, exchange: Exchange, params: Risk
     error = protect(exchange, trade.symbol, stop, target, plan) if stop or target else None
     if error is None:
         if stop or target:
-            trade.transition([TradeStatus.OPEN], stop_loss=_stop_now(exchange, trade.symbol, stop, plan),
+            trade.transition([TradeStatus.OPEN], stop_loss=stop_now(exchange, trade.symbol, stop, plan),
                              take_profit=target)
         if plan is not None and plan.targets:
             _add_targets(exchange, trade, plan)
@@ -184,7 +184,7 @@ def protect(exchange: Exchange, symbol: str, stop: Decimal, target: Decimal | No
         return error
 
 
-def _stop_now(exchange: Exchange, symbol: str, stop: Decimal, plan: ExitPlan | None) -> Decimal:
+def stop_now(exchange: Exchange, symbol: str, stop: Decimal, plan: ExitPlan | None) -> Decimal:
     """Where the stop stands once set: a trailing stop may have moved it at once (the exchange trails from the
     last price), so the position's word is recorded, not the plan's."""
     if plan is None or plan.trailing is None:

@@ -24,9 +24,9 @@ from django.utils import timezone
 from exchange.base import Exchange
 from market.errors import ExchangeError
 from market.types import Side
-from trades.execution import close_unprotected, fail_entry, protect, record_exit, settle_entry
+from trades.execution import close_unprotected, fail_entry, protect, record_exit, settle_entry, stop_now
 from trades.models import Trade, TradeStatus
-from trades.risk import RiskParams, RiskRejected, protective_prices
+from trades.risk import RiskParams, RiskRejected, exit_plan
 
 logger = logging.getLogger(__name__)
 
@@ -145,20 +145,24 @@ def _follow_entry_fill(trade: Trade, size: Decimal, exchange: Exchange, report: 
 
 
 def _protect_again(trade: Trade, exchange: Exchange, report: ReconcileReport, sleep) -> None:
-    """Set the stop-loss and take-profit from the fill price, as the cycle would have; if the exchange still
-    refuses them, close the position (and if that fails too, the next pass tries again)."""
+    """Set the stop-loss, the take-profit and the trailing stop from the fill price, as the cycle would have (a
+    strategy with partial targets gets no full take-profit: it would close the whole position at the first target;
+    targets still resting are left as they are); if the exchange still refuses them, close the position (and if
+    that fails too, the next pass tries again)."""
     try:
         if trade.price is None:
             raise RiskRejected("the trade has no fill price")
         rules = exchange.get_instrument(trade.symbol)
-        stop, target = protective_prices(Side(trade.side), trade.price, RiskParams.from_strategy(trade.strategy),
-                                         rules)
+        plan = exit_plan(Side(trade.side), trade.price, trade.quantity, RiskParams.from_strategy(trade.strategy),
+                         rules)
     except (ExchangeError, RiskRejected) as error:
         report.errors.append(f"trade {trade.pk}: {trade.symbol} has no stop-loss and none can be computed: {error}")
         return
-    error = protect(exchange, trade.symbol, stop, target)
+    stop, target = plan.stop, plan.take_profit
+    error = protect(exchange, trade.symbol, stop, target, plan)
     if error is None:
-        trade.transition([TradeStatus.OPEN], stop_loss=stop, take_profit=target)
+        trade.transition([TradeStatus.OPEN], stop_loss=stop_now(exchange, trade.symbol, stop, plan),
+                         take_profit=target)
         logger.warning("an unprotected position got its stop-loss", extra={**trade.log_extra, "stop_loss": str(stop)})
         report.protected.append(trade)
         return

@@ -5,6 +5,7 @@ partial take-profits in its Partial TP/SL mode (``tpSize``). The bot sends them 
 exchange moves the stop; the reconciler makes the trade say what the exchange says.
 """
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -92,3 +93,23 @@ def test_partial_take_profits_are_sent_in_partial_mode_and_a_partly_taken_trade_
     gross = D("0.005") * D("300") + D("0.005") * D("600")
     fees = D("0.01") * D("60000") * D("0.00055") + D("0.005") * (D("60300") + D("60600")) * D("0.00055")
     assert trade.realized_pnl == gross - fees
+
+
+def test_a_position_that_lost_its_stop_is_protected_again_with_its_trail_and_no_full_take_profit(
+        enter, app_on_fake_bybit):
+    fake = app_on_fake_bybit
+    trade = enter(trailing_stop_percentage=D("0.5"),
+                  take_profit_targets=[{"percent": "0.5", "share": "0.5"}, {"percent": "1", "share": "0.5"}])
+    with fake.state.lock:  # the stop is gone on the exchange (cancelled by hand, say); the targets still rest
+        position = fake.state.positions[SYMBOL]
+        position.stop_loss = position.trailing = None
+    Trade.objects.filter(pk=trade.pk).update(executed_at=trade.executed_at - timedelta(minutes=10))
+    sent_before = len(fake.requests_to("/v5/position/trading-stop"))
+    report = reconcile(get_exchange())
+    trade.refresh_from_db()
+    [again] = [r.body for r in fake.requests_to("/v5/position/trading-stop")][sent_before:]
+    # From the 60000 fill: stop 59400 and a 300 trail; no full take-profit, which would close it all at 60300.
+    assert (D(again["stopLoss"]), D(again["trailingStop"]), "takeProfit" in again) == (D("59400"), D("300"), False)
+    # Trailing from now (no activation price): the exchange moved the stop to 60000 - 300 at once; the trade says so.
+    assert report.protected == [trade] and trade.stop_loss == exchange_stop(fake) == D("59700")
+    assert trade.take_profit is None
