@@ -41,6 +41,7 @@ TEMPORARY_CODES = {10000, 10002, 10016}  # server timeout, request expired (cloc
 AUTH_CODES = {10003, 10004, 10005, 10007, 10009, 10010, 33004}
 NOT_FOUND_CODES = {110001}
 RESET_HEADER = "X-Bapi-Limit-Reset-Timestamp"
+POOL_SIZE = 32  # kept-alive connections: the cycle's threads (TradingCycle.max_workers, 16) with room to spare
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,11 @@ class BybitHttp:
                             recv_window=recv_window, max_retries=1, force_retry=False)
         self.session.endpoint = base_url.rstrip("/")
         self.session.retry_codes = set()  # set after construction: an empty set passed in means "defaults"
+        # requests keeps 10 connections per host by default; the cycle calls from up to 16 threads at once, and
+        # every connection beyond the pool was opened, used once and discarded ("Connection pool is full").
+        adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=POOL_SIZE)
+        for scheme in ("https://", "http://"):
+            self.session.client.mount(scheme, adapter)
         self.base_url = self.session.endpoint
         self.sleep = sleep
         self.retry = retry

@@ -3,7 +3,7 @@
 import random
 import time
 
-from exchange.bybit_http import RetryPolicy, error_from_http_status, error_from_ret_code
+from exchange.bybit_http import POOL_SIZE, BybitHttp, RetryPolicy, error_from_http_status, error_from_ret_code
 from market.errors import (
     AuthenticationError,
     ExchangeError,
@@ -12,6 +12,7 @@ from market.errors import (
     RateLimitedError,
     TemporaryError,
 )
+from trades.cycle import TradingCycle
 
 
 def test_the_backoff_doubles_with_jitter_and_is_capped():
@@ -46,3 +47,9 @@ def test_http_statuses_become_typed_errors():
     assert isinstance(error_from_http_status(403, "your IP is from the USA"), AuthenticationError)
     assert isinstance(error_from_http_status(504, "x"), TemporaryError)
     assert type(error_from_http_status(404, "x")) is ExchangeError
+
+
+def test_the_connection_pool_holds_every_concurrent_call_of_the_cycle():
+    http = BybitHttp(base_url="http://127.0.0.1:1")
+    adapter = http.session.client.get_adapter("https://api.bybit.com")
+    assert adapter._pool_maxsize == POOL_SIZE >= TradingCycle(exchange=None).max_workers
