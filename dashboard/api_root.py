@@ -18,8 +18,10 @@ ENDPOINTS = {
     "trade statistics": "trade-stats",
     "latest decisions": "trade-decisions",
     "backtests": "backtest-list",
+    "optimisations": "optimise-list",
     "equity chart": "chart-equity",
     "bot status": "bot-status",
+    "stop / allow new entries": "bot-entries",
     "OpenAPI schema": "schema",
     "API docs": "api-docs",
 }

@@ -4,7 +4,7 @@ the charts and the bot's status. Each path with an optional trailing slash, as t
 from django.urls import path, re_path
 
 from dashboard import bybit_api as bybit
-from dashboard import chart_api
+from dashboard import chart_api, entries_api
 from dashboard.api_root import ApiRoot
 
 urlpatterns = [
@@ -24,4 +24,5 @@ urlpatterns = [
     re_path(r"^chart/equity/?$", chart_api.EquityView.as_view(), name="chart-equity"),
     re_path(r"^chart/(?P<symbol>[^/]+)/?$", chart_api.ChartView.as_view(), name="chart"),
     re_path(r"^bot/status/?$", chart_api.BotStatusView.as_view(), name="bot-status"),
+    re_path(r"^bot/entries/?$", entries_api.EntriesView.as_view(), name="bot-entries"),
 ]

@@ -122,6 +122,8 @@ class BotStatusSerializer(serializers.Serializer):
     state = serializers.ChoiceField(choices=["running", "paused", "idle"])
     active_strategies = serializers.IntegerField()
     paused_strategies = PausedStrategySerializer(many=True)
+    entries_stopped = serializers.CharField(allow_null=True, help_text="Why new entries are stopped bot-wide "
+                                            "(/stopentry, POST /api/bot/entries), or null.")
     exchange_mode = serializers.CharField()
     last_cycle_at = serializers.DateTimeField(allow_null=True)
     last_cycle_status = serializers.CharField(allow_null=True)

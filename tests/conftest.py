@@ -13,7 +13,7 @@ from django.conf import settings
 from tests.helpers import ManagedProcess, postgres_admin_connection, wait_until
 
 pytest_plugins = ["tests.fakes.telegram_server", "tests.fakes.bybit_server", "tests.fakes.openai_server",
-                  "tests.browser"]
+                  "tests.fakes.webhook_receiver", "tests.browser"]
 
 
 def pytest_configure(config):

@@ -105,6 +105,11 @@ SETTINGS: list[Setting] = [
     Setting("TELEGRAM_CHAT_ID", "(empty)", "Chat that receives the messages."),
     Setting("TELEGRAM_API_BASE_URL", "https://api.telegram.org", "Bot API base URL (a proxy or a local fake)."),
     Setting("TELEGRAM_TIMEOUT", "10", "Seconds before a Telegram API call times out (1..60)."),
+    Setting("TELEGRAM_COMMANDS_ENABLED", "(TELEGRAM_ENABLED)", "Run the Telegram control bot (manage.py "
+            "telegram_bot, a part of runbot and of docker compose): /status, /profit, /pause, /stopentry, /forceexit "
+            "... from chats linked to a user (docs/telegram.md). Needs TELEGRAM_BOT_TOKEN, not TELEGRAM_CHAT_ID."),
+    Setting("TELEGRAM_POLL_TIMEOUT", "30", "Seconds each getUpdates long poll of the control bot waits for a "
+            "command (1..50); a command is answered as soon as it arrives."),
     Setting("EMAIL_NOTIFICATIONS_ENABLED", "false", "Send notifications by email."),
     Setting("EMAIL_URL", "console://", "smtp://user:pass@host:port, smtp+tls://..., smtp+ssl://..., console:// or "
             "locmem://.", secret=True),

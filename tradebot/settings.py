@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "ai",
     "trades",
     "dashboard",
+    "chat",
     "tradebot",
 ]
 
@@ -285,6 +286,11 @@ TELEGRAM_API_BASE_URL = env.url("TELEGRAM_API_BASE_URL", "https://api.telegram.o
 TELEGRAM_TIMEOUT = env.int("TELEGRAM_TIMEOUT", 10, min_value=1, max_value=60)
 if TELEGRAM_ENABLED and not (TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID):
     raise SettingsError("TELEGRAM_ENABLED: needs TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID")
+# The control bot (chat/, manage.py telegram_bot): commands from linked chats, answered over long polling.
+TELEGRAM_COMMANDS_ENABLED = env.bool("TELEGRAM_COMMANDS_ENABLED", TELEGRAM_ENABLED)
+TELEGRAM_POLL_TIMEOUT = env.int("TELEGRAM_POLL_TIMEOUT", 30, min_value=1, max_value=50)
+if TELEGRAM_COMMANDS_ENABLED and not TELEGRAM_BOT_TOKEN:
+    raise SettingsError("TELEGRAM_COMMANDS_ENABLED: needs TELEGRAM_BOT_TOKEN")
 EMAIL_NOTIFICATIONS_ENABLED = env.bool("EMAIL_NOTIFICATIONS_ENABLED", False)
 NOTIFY_EMAIL_TO = env.list("NOTIFY_EMAIL_TO", [])
 if EMAIL_NOTIFICATIONS_ENABLED and not NOTIFY_EMAIL_TO:
@@ -329,6 +335,8 @@ LOGGING = {
         "pybit": {"level": "WARNING"},
         "httpx2": {"level": "WARNING"},
         "openai": {"level": "WARNING"},
+        "telegram": {"level": "WARNING"},  # python-telegram-bot: its DEBUG lines name the Bot API URL (the token)
+        "httpx": {"level": "WARNING"},  # one INFO line per request: every long poll of the control bot
         "urllib3": {"level": "WARNING"},
         "websocket": {"level": "WARNING"},
     },

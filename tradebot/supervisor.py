@@ -1,4 +1,5 @@
-"""Runs the whole bot in the foreground: embedded Redis, daphne, Celery worker and Celery beat.
+"""Runs the whole bot in the foreground: embedded Redis, daphne, Celery worker and beat, the market stream and, when
+enabled, the Telegram control bot.
 
 Each part is a real separate process, as in production. The supervisor starts Redis first and
 stops it last, restarts a part that dies (with backoff, and gives up if one keeps dying), prefixes
@@ -151,7 +152,8 @@ def redis_part(executable: str, socket_path: Path, data_dir: Path) -> Part:
     return Part("redis", argv, stop_timeout=10, ready=ready)
 
 
-def bot_parts(*, host: str, port: int, concurrency: int) -> list[Part]:
+def bot_parts(*, host: str, port: int, concurrency: int, telegram: bool = False) -> list[Part]:
+    """The bot's processes; ``telegram`` adds the Telegram control bot (TELEGRAM_COMMANDS_ENABLED)."""
     python = sys.executable
     manage = Path(__file__).resolve().parent.parent / "manage.py"
 
@@ -172,4 +174,5 @@ def bot_parts(*, host: str, port: int, concurrency: int) -> list[Part]:
         Part("beat", [python, "-m", "celery", "-A", "tradebot", "beat", "--loglevel", "INFO", "--pidfile", "",
                       "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler"]),
         Part("market", [python, str(manage), "stream_market"]),
+        *([Part("telegram", [python, str(manage), "telegram_bot"])] if telegram else []),
     ]

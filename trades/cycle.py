@@ -45,6 +45,7 @@ from strategies.models import Strategy
 from strategies.sdk.base import bybit_interval
 from strategies.signals import Action, Signal, StrategyError, evaluate
 from trades import announce, locks
+from trades.entries import entries_stopped
 from trades.execution import Execution, execute_entry, execute_exit
 from trades.models import LIVE_STATUSES, Decision, DecisionOutcome, Trade, TradeStatus
 from trades.pause import check_daily_loss
@@ -243,6 +244,11 @@ class TradingCycle:
     # Step 6a: checks that need no AI answer (done first, so no AI question is wasted) -------------
     def _pre_checks(self, pairs: list[PairOutcome], held_symbols: set[str] | None, balance: Balance | None) -> None:
         now = timezone.now()
+        stopped = entries_stopped()  # /stopentry: the whole bot opens nothing new; open trades stay managed
+        if stopped is not None:
+            for pair in pairs:
+                pair.stop(DecisionOutcome.SKIPPED, f"entries stopped: {stopped}")
+            return
         live = list(Trade.objects.filter(status__in=LIVE_STATUSES).values_list("strategy_id", "symbol"))
         live_symbols = {symbol for _, symbol in live} | (held_symbols or set())
         for strategy, group in _by_strategy(pairs).items():

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -217,6 +218,43 @@ class Decision(models.Model):
 
     def __str__(self):
         return f"{self.strategy_id} {self.symbol} {self.action} -> {self.outcome}"
+
+
+class EntrySwitch(models.Model):
+    """The bot-wide "no new entries" switch (``/stopentry``, ``POST /api/bot/entries``): one row, id 1.
+
+    Stopped, the cycle opens nothing new while open trades stay managed (their stop-loss and take-profit sit on the
+    exchange, reconciliation and time exits go on). Changed through ``trades.entries`` only."""
+
+    ONLY_ID = 1
+
+    stopped = models.BooleanField(default=False)
+    reason = models.CharField(max_length=200, blank=True, default="")
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    changed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "trades_entry_switch"
+        verbose_name = "entry switch"
+        verbose_name_plural = "entry switch"
+
+    def __str__(self):
+        return f"entries {'stopped' if self.stopped else 'allowed'}"
+
+    @classmethod
+    def current(cls) -> "EntrySwitch":
+        """The switch as stored, or the default (entries allowed, unsaved) before anyone touched it."""
+        return cls.objects.select_related("changed_by").filter(pk=cls.ONLY_ID).first() or cls(pk=cls.ONLY_ID)
+
+    @classmethod
+    def stopped_reason(cls) -> str | None:
+        """Why new entries are stopped ("<reason> (by <user>)"), or None when the bot may enter."""
+        switch = cls.current()
+        if not switch.stopped:
+            return None
+        by = switch.changed_by.get_username() if switch.changed_by else "someone since deleted"
+        return f"{switch.reason} (by {by})" if switch.reason else f"by {by}"
 
 
 from trades.backtest.models import BacktestRun  # noqa: E402,F401

@@ -13,7 +13,7 @@ from django.utils import timezone
 from market.errors import ExchangeError
 from strategies.models import Strategy
 from trades.metrics import trade_stats
-from trades.models import CycleRun, Decision, Trade, TradeStatus
+from trades.models import CycleRun, Decision, EntrySwitch, Trade, TradeStatus
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +102,7 @@ def bot_status() -> dict:
         "state": "idle" if not active else ("paused" if len(paused) == len(active) else "running"),
         "active_strategies": len(active),
         "paused_strategies": paused,
+        "entries_stopped": EntrySwitch.stopped_reason(),  # /stopentry: why no new entries, or None
         "exchange_mode": settings.EXCHANGE_MODE,
         "last_cycle_at": (run.finished_at or run.started_at) if run else None,
         "last_cycle_status": run.status if run else None,

@@ -2,8 +2,9 @@
 
 Each function renders its message once, then, after the surrounding transaction commits, enqueues
 one ``deliver`` task per channel that sends this event (TELEGRAM_ENABLED / EMAIL_NOTIFICATIONS_ENABLED,
-NOTIFY_EVENTS and the per-channel TELEGRAM_EVENTS / EMAIL_EVENTS). A rolled-back transaction sends
-nothing, so call these where the fact they report is committed (or outside any transaction).
+NOTIFY_EVENTS and the per-channel TELEGRAM_EVENTS / EMAIL_EVENTS), and one per enabled webhook that asks for
+it. A rolled-back transaction sends nothing, so call these where the fact they report is committed (or outside any
+transaction).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from django.utils import timezone
 from core.logs import redact
 from core.notifications import messages
 from core.notifications.messages import Message
+from core.notifications.models import Channel
 from core.notifications.tasks import deliver
-from core.notifications.transports import channels_for
+from core.notifications.transports import channels_for, webhooks_for
 
 logger = logging.getLogger(__name__)
 
@@ -84,16 +86,21 @@ def dispatch(message: Message, *, context: dict | None = None, gate=None) -> lis
         return []
     created_at = timezone.now().isoformat()
     context = {key: str(value) for key, value in (context or {}).items()}
+    # One delivery per channel, and per hook for webhooks: each its own key, attempts and ledger row.
+    targets = [(channel, None) for channel in channels if channel != Channel.WEBHOOK]
+    if Channel.WEBHOOK in channels:
+        targets += [(Channel.WEBHOOK.value, hook) for hook in webhooks_for(message.event)]
 
     def enqueue() -> None:
         try:
             if gate is not None and not gate():
                 logger.info("notification muted", extra={"event": message.event, **context})
                 return
-            for channel in channels:
+            for channel, webhook in targets:
                 deliver.apply_async(kwargs={
                     "key": str(uuid.uuid4()), "channel": channel, "event": message.event, "title": message.title,
-                    "body": message.body, "created_at": created_at, "context": context})
+                    "body": message.body, "created_at": created_at, "context": context,
+                    **({"webhook": webhook} if webhook else {})})
         except Exception as error:  # noqa: BLE001 - broker or cache down: lose the message, not the trade
             logger.error("notification not queued: %s", redact(f"{type(error).__name__}: {error}"),
                          extra={"event": message.event, **context})

@@ -7,8 +7,8 @@ from datetime import datetime
 
 from celery import shared_task
 
-from core.notifications import transports
-from core.notifications.models import Delivery
+from core.notifications import transports, webhooks
+from core.notifications.models import Channel, Delivery, Webhook
 from core.notifications.transports import DeliveryError
 
 logger = logging.getLogger(__name__)
@@ -32,16 +32,23 @@ def next_delay(error: DeliveryError, attempt: int) -> int | None:
 
 @shared_task(bind=True, name="notifications.tasks.deliver", max_retries=MAX_ATTEMPTS - 1, ignore_result=True)
 def deliver(self, *, key: str, channel: str, event: str, title: str, body: str, created_at: str,
-            context: dict | None = None) -> str:
-    """Send one message on one channel, retrying with backoff; every outcome is recorded in ``Delivery``."""
+            context: dict | None = None, webhook: int | None = None) -> str:
+    """Send one message on one channel (for ``webhook``: to that hook), retrying with backoff; every outcome is
+    recorded in ``Delivery``."""
     if Delivery.objects.filter(key=key, status=Delivery.Status.SENT).exists():
         return "already sent"  # a redelivered task (worker lost before its ack)
     attempt = self.request.retries + 1
-    log_extra = {**(context or {}), "channel": channel, "event": event, "attempt": attempt}
+    hook = Webhook.objects.filter(pk=webhook).first() if webhook else None
+    log_extra = {**(context or {}), "channel": channel, "event": event, "attempt": attempt,
+                 **({"webhook": hook.name if hook else webhook} if webhook else {})}
     record = {"key": key, "channel": channel, "event": event, "title": title[:200], "text": body,
-              "created_at": datetime.fromisoformat(created_at), "attempts": attempt}
+              "created_at": datetime.fromisoformat(created_at), "attempts": attempt, "webhook": hook}
     try:
-        transports.send(channel, title, body)
+        if channel == Channel.WEBHOOK:
+            _send_webhook(hook, webhook, key=key, event=event, title=title, text=body, created_at=created_at,
+                          context=context or {})
+        else:
+            transports.send(channel, title, body)
     except DeliveryError as error:
         delay = next_delay(error, attempt)
         if delay is None:
@@ -55,6 +62,14 @@ def deliver(self, *, key: str, channel: str, event: str, title: str, body: str, 
     _record(record, Delivery.Status.SENT, "")
     logger.info("notification sent", extra=log_extra)
     return "sent"
+
+
+def _send_webhook(hook: Webhook | None, hook_id: int | None, **message) -> None:
+    if hook is None:
+        raise DeliveryError(f"webhook {hook_id} no longer exists", retryable=False)
+    if not hook.enabled:
+        raise DeliveryError(f"webhook {hook.name} was disabled", retryable=False)
+    webhooks.send_webhook(hook, **message)
 
 
 def _give_up_reason(error: DeliveryError, attempt: int) -> str:

@@ -1,4 +1,5 @@
-"""The two ways a message leaves the bot: the Telegram Bot API over HTTPS and Django's email backend.
+"""The ways a message leaves the bot: the Telegram Bot API over HTTPS and Django's email backend here, webhooks in
+``webhooks``.
 
 Each sender either returns (sent) or raises ``DeliveryError`` whose ``reason`` is already free of
 secrets: the Bot API URL carries the token, and ``requests`` puts that URL into its exception
@@ -14,7 +15,7 @@ from django.conf import settings
 from django.core.mail import EmailMessage
 
 from core.logs import redact
-from core.notifications.models import Channel
+from core.notifications.models import Channel, Webhook
 
 logger = logging.getLogger(__name__)
 
@@ -42,11 +43,20 @@ def enabled_channels() -> list[str]:
 
 
 def channels_for(event: str) -> list[str]:
-    """Enabled channels that send ``event``: it must be in NOTIFY_EVENTS and in the channel's own list."""
+    """Enabled channels that send ``event``: it must be in NOTIFY_EVENTS and in the channel's own list (for
+    ``webhook``: some enabled hook's events)."""
     if event not in settings.NOTIFY_EVENTS:
         return []
     own_events = {Channel.TELEGRAM: settings.TELEGRAM_EVENTS, Channel.EMAIL: settings.EMAIL_EVENTS}
-    return [channel for channel in enabled_channels() if event in own_events[channel]]
+    channels = [channel for channel in enabled_channels() if event in own_events[channel]]
+    if webhooks_for(event):
+        channels.append(Channel.WEBHOOK.value)
+    return channels
+
+
+def webhooks_for(event: str) -> list[int]:
+    """The ids of the enabled webhooks that receive ``event``, whatever NOTIFY_EVENTS says."""
+    return [hook.pk for hook in Webhook.objects.for_event(event)]
 
 
 def send(channel: str, title: str, body: str) -> None:

@@ -27,7 +27,7 @@ class Command(BaseCommand):
             call_command("migrate", interactive=False, verbosity=0)
             call_command("ensure_admin")
             call_command("seed_demo")
-        parts = bot_parts(host=host, port=port, concurrency=concurrency)
+        parts = bot_parts(host=host, port=port, concurrency=concurrency, telegram=settings.TELEGRAM_COMMANDS_ENABLED)
         if settings.EMBEDDED_REDIS:
             parts.insert(0, self._embedded_redis())
             broker = f"embedded Redis on {settings.REDIS_SOCKET}"
