@@ -264,11 +264,12 @@ def execute_exit(trade: Trade, *, exchange: Exchange, reason: str,
 
 def record_exit(trade: Trade, *, exit_price: Decimal, exit_fee: Decimal, closed_at, reason: str,
                 realized_pnl: Decimal | None = None) -> bool:
-    """Close the trade row (once) and announce it; PnL is net of both fees unless the exchange gave it."""
-    fees = (trade.fees or Decimal("0")) + exit_fee
+    """Close the trade row (once) and announce it: ``exit_fee`` is the last close's; the fees and PnL include the
+    parts partial take-profits closed before. PnL is net of every fee unless the exchange gave it."""
+    fees = (trade.fees or Decimal("0")) + trade.partial_fees + exit_fee
     if realized_pnl is None:
         direction = 1 if trade.side == "Buy" else -1
-        realized_pnl = direction * (exit_price - trade.price) * trade.quantity - fees
+        realized_pnl = direction * (exit_price - trade.price) * trade.open_quantity + trade.partial_gross - fees
     if not trade.mark_closed(exit_price=exit_price, realized_pnl=realized_pnl, fees=fees, closed_at=closed_at,
                              reason=reason):
         return False

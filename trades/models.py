@@ -67,7 +67,12 @@ class Trade(models.Model):
     candle_time = models.DateTimeField(null=True, blank=True, help_text="Open time of the signal candle.")
     exit_price = models.DecimalField(**MONEY, null=True, blank=True)
     realized_pnl = models.DecimalField(**MONEY, null=True, blank=True, help_text="Net of fees.")
-    fees = models.DecimalField(**MONEY, default=0)
+    fees = models.DecimalField(**MONEY, default=0, help_text="The entry's fee while open; every fee once closed.")
+    # Partial take-profits, as the exchange's closed-PnL records tell them (trades.reconcile): the position holds
+    # quantity - closed_quantity, and the close of the rest adds the parts' PnL and fees to its own.
+    closed_quantity = models.DecimalField(**MONEY, default=0, help_text="Taken off by partial take-profits so far.")
+    partial_gross = models.DecimalField(**MONEY, default=0, help_text="Those parts' price PnL, before fees.")
+    partial_fees = models.DecimalField(**MONEY, default=0, help_text="Those parts' closing fees.")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     executed_at = models.DateTimeField(null=True, blank=True)
@@ -108,13 +113,18 @@ class Trade(models.Model):
         return {"strategy": self.strategy_id or "manual", "symbol": self.symbol, "order_link_id": self.order_link_id,
                 "trade": self.pk}
 
+    @property
+    def open_quantity(self):
+        """What the position holds of this trade: its quantity less what partial take-profits took."""
+        return self.quantity - (self.closed_quantity or 0)
+
     def unrealized_pnl(self, mark_price):
         """What closing at ``mark_price`` would make before the exit fee (the exchange's unrealized PnL), or None
         for a trade that holds no position."""
         if self.status != TradeStatus.OPEN or self.price is None or mark_price is None:
             return None
         direction = 1 if self.side == TradeSide.BUY else -1
-        return direction * (mark_price - self.price) * self.quantity
+        return direction * (mark_price - self.price) * self.open_quantity
 
     def transition(self, from_statuses, **changes) -> bool:
         """Apply ``changes`` only if the trade is still in one of ``from_statuses``.

@@ -78,11 +78,11 @@ def reconcile(exchange: Exchange, *, now: datetime | None = None,
         position = positions.get(trade.symbol)
         if position is None:
             _record_closed(trade, exchange, report)
-        elif position.size != trade.quantity and not _partly_taken(trade, position.size) and not _follow_entry_fill(
-                trade, position.size, exchange, report):
+        elif position.size != trade.open_quantity and not _follow_parts(trade, position.size, exchange, report) \
+                and not _follow_entry_fill(trade, position.size, exchange, report):
             report.mismatches.append(
                 f"{trade.symbol}: the exchange holds {position.size}, trade {trade.pk} expects "
-                f"{trade.quantity} (changed by hand?)")
+                f"{trade.open_quantity} (changed by hand?)")
         elif position.stop_loss is None and trade.strategy is not None and (
                 trade.executed_at is None or trade.executed_at <= now - UNPROTECTED_GRACE):
             _protect_again(trade, exchange, report, sleep)
@@ -121,6 +121,39 @@ def _settle_pending(trade: Trade, exchange: Exchange, now: datetime, report: Rec
 def _partly_taken(trade: Trade, size: Decimal) -> bool:
     """A position smaller than its trade, whose strategy takes profit in parts: a target filled."""
     return 0 < size < trade.quantity and trade.strategy is not None and bool(trade.strategy.take_profit_targets)
+
+
+def _follow_parts(trade: Trade, size: Decimal, exchange: Exchange, report: ReconcileReport) -> bool:
+    """A partial take-profit filled: the trade records what the parts took, their PnL and fees, from the exchange's
+    closed-PnL records since the entry, so it holds what the position holds. Recomputed from all the records each
+    time (a part seen twice counts once). True when the records account for the position's size."""
+    if not _partly_taken(trade, size):
+        return False
+    closes = _closes_since_entry(trade, exchange, report)
+    if closes is None:
+        return True  # the records could not be read: the next pass follows; a part filling is no mismatch
+    taken = sum((c.qty for c in closes), Decimal("0"))
+    if trade.quantity - taken != size:
+        return False
+    direction = 1 if trade.side == "Buy" else -1
+    gross = sum((direction * (c.exit_price - trade.price) * c.qty for c in closes), Decimal("0"))
+    # Bybit's closed PnL is net of the part's share of the entry fee and of its own closing fee.
+    entry_share = sum(((trade.fees or Decimal("0")) * c.qty / trade.quantity for c in closes), Decimal("0"))
+    fees = max(Decimal("0"), gross - entry_share - sum((c.realized_pnl for c in closes), Decimal("0")))
+    if (trade.closed_quantity, trade.partial_gross, trade.partial_fees) != (taken, gross, fees) and trade.transition(
+            [TradeStatus.OPEN], closed_quantity=taken, partial_gross=gross, partial_fees=fees):
+        logger.info("partial take-profit recorded", extra={**trade.log_extra, "closed_quantity": str(taken),
+                                                           "holds": str(size), "partial_gross": str(gross)})
+    return True
+
+
+def _closes_since_entry(trade: Trade, exchange: Exchange, report: ReconcileReport):
+    try:
+        return [c for c in exchange.get_closed_pnl(trade.symbol, since=trade.executed_at)
+                if trade.executed_at is None or c.closed_at >= trade.executed_at]
+    except ExchangeError as error:
+        report.errors.append(f"trade {trade.pk}: closed PnL unavailable: {error}")
+        return None
 
 
 def _follow_stop(trade: Trade, stop: Decimal) -> None:
@@ -174,11 +207,8 @@ def _protect_again(trade: Trade, exchange: Exchange, report: ReconcileReport, sl
 
 
 def _record_closed(trade: Trade, exchange: Exchange, report: ReconcileReport) -> None:
-    try:
-        closes = [c for c in exchange.get_closed_pnl(trade.symbol, since=trade.executed_at)
-                  if trade.executed_at is None or c.closed_at >= trade.executed_at]
-    except ExchangeError as error:
-        report.errors.append(f"trade {trade.pk}: closed PnL unavailable: {error}")
+    closes = _closes_since_entry(trade, exchange, report)
+    if closes is None:
         return
     if not closes:
         report.mismatches.append(f"{trade.symbol}: trade {trade.pk} is open but the exchange has neither a position "
@@ -190,8 +220,9 @@ def _record_closed(trade: Trade, exchange: Exchange, report: ReconcileReport) ->
     entry_fee = trade.fees or Decimal("0")
     # Bybit's closedPnl already has both fees deducted; the exit fee is what is left to attribute.
     direction = 1 if trade.side == "Buy" else -1
-    gross = direction * (exit_price - trade.price) * trade.quantity
-    exit_fee = max(Decimal("0"), gross - realized - entry_fee)
+    gross = direction * (exit_price - trade.price) * qty
+    # Every closing fee is what is left to attribute; record_exit adds back the parts' fees already recorded.
+    exit_fee = max(Decimal("0"), gross - realized - entry_fee - trade.partial_fees)
     reason = _close_reason(trade, exit_price)
     if record_exit(trade, exit_price=exit_price, exit_fee=exit_fee, closed_at=max(c.closed_at for c in closes),
                    reason=reason, realized_pnl=realized):

@@ -66,7 +66,7 @@ def _act(trade: Trade, signal, *, exchange: Exchange, dry_run: bool, sleep) -> s
     rules = exchange.get_instrument(trade.symbol) if callbacks else None
     long_ = trade.side == "Buy"
     held = HeldTrade(pair=trade.symbol, side=trade.side, open_rate=float(trade.price), open_time=trade.executed_at,
-                     amount=float(trade.quantity), id=trade.pk,
+                     amount=float(trade.open_quantity), id=trade.pk,
                      stop_loss=None if trade.stop_loss is None else float(trade.stop_loss))
     advice = advise(signal.strategy, held, candle_close=signal.candle_time + interval_delta(strategy.timeframe),
                     rate=float(signal.price), exit_signal=signal.exit_long if long_ else signal.exit_short,

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from exchange.factory import get_exchange
-from trades.execution import execute_entry
+from trades.execution import execute_entry, execute_exit
 from trades.models import Trade, TradeStatus
 from trades.reconcile import reconcile
 from trades.risk import RiskParams
@@ -84,7 +84,13 @@ def test_partial_take_profits_are_sent_in_partial_mode_and_a_partly_taken_trade_
     report = reconcile(get_exchange())
     trade.refresh_from_db()
     assert not report.findings and trade.status == TradeStatus.OPEN
-    assert fake.state.positions[SYMBOL].size == D("0.005")
+    # The trade says what the exchange holds, and what the part made.
+    assert fake.state.positions[SYMBOL].size == D("0.005") == trade.open_quantity
+    assert (trade.closed_quantity, trade.partial_gross) == (D("0.005"), D("0.005") * D("300"))
+    assert trade.partial_fees == D("0.005") * D("60300") * D("0.00055")
+    assert not reconcile(get_exchange()).findings  # seen again: counted once
+    trade.refresh_from_db()
+    assert trade.closed_quantity == D("0.005")
 
     fake.set_price(SYMBOL, "60650")  # the second: the rest
     report = reconcile(get_exchange())
@@ -113,3 +119,18 @@ def test_a_position_that_lost_its_stop_is_protected_again_with_its_trail_and_no_
     # Trailing from now (no activation price): the exchange moved the stop to 60000 - 300 at once; the trade says so.
     assert report.protected == [trade] and trade.stop_loss == exchange_stop(fake) == D("59700")
     assert trade.take_profit is None
+
+
+def test_the_rest_of_a_partly_taken_trade_closed_by_the_bot_counts_the_parts_pnl_and_fees(enter, app_on_fake_bybit):
+    fake = app_on_fake_bybit
+    trade = enter(take_profit_targets=[{"percent": "0.5", "share": "0.5"}, {"percent": "1", "share": "0.5"}])
+    fake.set_price(SYMBOL, "60350")  # the first target takes half at 60300
+    reconcile(get_exchange())
+    trade.refresh_from_db()
+    fake.set_price(SYMBOL, "60400")
+    result = execute_exit(trade, exchange=get_exchange(), reason="exit signal: done", sleep=lambda _: None)
+    trade.refresh_from_db()
+    assert result.outcome == TradeStatus.CLOSED and fake.state.positions[SYMBOL].size == 0
+    gross = D("0.005") * D("300") + D("0.005") * D("400")
+    fees = D("0.01") * D("60000") * D("0.00055") + D("0.005") * (D("60300") + D("60400")) * D("0.00055")
+    assert (trade.realized_pnl, trade.fees) == (gross - fees, fees)
