@@ -126,8 +126,12 @@ class _Switch(APIView):
         return Response(StrategySerializer(services.switch(request.user, int(pk), self.is_active)).data)
 
 
-@extend_schema(summary="Activate a strategy: it trades from the next cycle", request=None,
-               responses=StrategySerializer)
+@extend_schema(summary="Activate a strategy: it trades from the next cycle", request=None, responses={
+    200: StrategySerializer,
+    400: OpenApiResponse(description="It failed the look-ahead and warm-up check: the report says which columns "
+                                     "and candles (manage.py check_strategy runs the same check)."),
+    403: OpenApiResponse(description="The user may not let it trade (permission, or live trading switch)."),
+    404: OpenApiResponse(description="There is no such strategy.")})
 class StrategyActivate(_Switch):
     is_active = True
 
