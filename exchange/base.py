@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+import pandas as pd
+
+from market.candles import candles_to_frame
 from market.types import (
     Balance,
     Candle,
@@ -106,6 +109,10 @@ class Exchange(ABC):
     @abstractmethod
     def get_klines(self, symbol: str, interval: str, limit: int = 200) -> list[Candle]:
         """Oldest first. The newest candle may still be open: callers drop it (``closed_candles``)."""
+
+    def get_kline_frame(self, symbol: str, interval: str, limit: int = 200) -> pd.DataFrame:
+        """``get_klines`` as a candle frame (``market.candles``); an exchange that can skip the Candle objects does."""
+        return candles_to_frame(self.get_klines(symbol, interval, limit))
 
     @abstractmethod
     def get_ticker(self, symbol: str) -> Ticker: ...

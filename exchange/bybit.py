@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 
+import pandas as pd
 from django.utils import timezone
 
 from exchange import bybit_parse as parse
@@ -254,6 +255,9 @@ class BybitExchange(Exchange):
     # Market data
     def get_klines(self, symbol: str, interval: str, limit: int = 200) -> list[Candle]:
         return self.market.klines(symbol, interval, limit)
+
+    def get_kline_frame(self, symbol: str, interval: str, limit: int = 200) -> pd.DataFrame:
+        return parse.kline_frame(self.market.kline_result(symbol, interval, limit))
 
     def get_ticker(self, symbol: str) -> Ticker:
         return self.market.ticker(symbol)

@@ -65,11 +65,14 @@ class BybitPublicMarketData:
         return parse.ticker(rows[0], timezone.now())
 
     def klines(self, symbol: str, interval: str, limit: int = 200) -> list[Candle]:
+        return parse.candles(self.kline_result(symbol, interval, limit))
+
+    def kline_result(self, symbol: str, interval: str, limit: int = 200) -> dict:
+        """The wire answer (newest first), for a caller that parses it its own way (``parse.kline_frame``)."""
         if interval not in INTERVAL_MINUTES:
             raise InvalidOrderError(f"unknown interval {interval!r}; use one of {', '.join(INTERVAL_MINUTES)}")
-        result = self.http.call("get_kline", category=CATEGORY, symbol=check_symbol(symbol), interval=interval,
-                                limit=limit)
-        return parse.candles(result)
+        return self.http.call("get_kline", category=CATEGORY, symbol=check_symbol(symbol), interval=interval,
+                              limit=limit)
 
     def minute_candles(self, symbol: str, start: datetime, end: datetime) -> list[Candle]:
         if end - start < MINUTE:

@@ -29,6 +29,9 @@ weighted mean in about half its time and without a new array); and its
 faster (``rolling_extreme``). The tests check all of them against independent references and ATR
 against ``ta``'s own; ``benchmarks/indicators_bench.py`` measures the pass.
 
+On a live frame (up to ``SHORT_FRAME_ROWS`` rows) the ``ta`` indicators are computed in numpy too (``ema``,
+``rolling_mean_std``: the same numbers to ~1e-12), since there pandas' fixed cost per call was most of the pass.
+
 A long frame (``PARALLEL_FROM_ROWS``, a backtest) has its indicators computed side by side on a few
 threads; the values are the same as on one thread, bit for bit.
 """
@@ -42,6 +45,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
 from ta.trend import MACD, EMAIndicator
 from ta.volatility import BollingerBands
 
@@ -96,9 +100,7 @@ def compute_indicators(frame: pd.DataFrame, config: dict) -> pd.DataFrame:
     missing = [name for name in ("high", "low", "close") if name not in frame.columns]
     if missing:
         raise ValueError(f"candle frame lacks column(s) {', '.join(missing)}")
-    close = frame["close"].astype("float64")
-    high = frame["high"].astype("float64")
-    low = frame["low"].astype("float64")
+    close, high, low = (frame[name].to_numpy(dtype="float64") for name in ("close", "high", "low"))
     jobs = _indicator_jobs(high, low, close, c)
     if len(frame) >= PARALLEL_FROM_ROWS and THREADS > 1:
         results = list(_executor().map(operator.call, jobs))
@@ -108,32 +110,55 @@ def compute_indicators(frame: pd.DataFrame, config: dict) -> pd.DataFrame:
     result = _with_columns(frame, {name: np.asarray(columns[name], dtype="float64") for name in INDICATOR_COLUMNS})
     # Which periods these columns were computed with: a built-in strategy given this frame reuses them rather than
     # computing the same indicators again (strategies.builtin.rule_based).
-    result.attrs[COMPUTED_WITH] = dict(c)
+    result.attrs[COMPUTED_WITH] = config_key(c)
     return result
 
 
-def _indicator_jobs(high: pd.Series, low: pd.Series, close: pd.Series, c: dict) -> list:
-    """The indicators as independent computations over the same (read-only) columns, the slowest first."""
+def config_key(config: dict) -> str:
+    """A full config's periods (``full_config``) as one string: what ``COMPUTED_WITH`` holds. A string, not the dict:
+    pandas deep-copies a frame's attrs on every column it hands out, and a dict made that cost more than the
+    indicators themselves."""
+    return repr(sorted((name, float(value)) for name, value in config.items()))  # 2 and 2.0: the same period
+
+
+def _indicator_jobs(high: np.ndarray, low: np.ndarray, close: np.ndarray, c: dict) -> list:
+    """The indicators as independent computations over the same (read-only) columns, the slowest first. A live
+    frame (up to ``SHORT_FRAME_ROWS``) has its EMAs, MACD and bands in numpy: on a few hundred rows ``ta``'s pandas
+    calls cost ten times the arithmetic; a backtest's long frame keeps ``ta`` (issue 4). Same numbers to ~1e-12."""
+    short = len(close) <= SHORT_FRAME_ROWS
+    series = None if short else pd.Series(close, copy=False)
+
     def bands():
-        bb = BollingerBands(close, window=c["bb_period"], window_dev=c["bb_std"])
-        return {"bb_upper": bb.bollinger_hband(), "bb_middle": bb.bollinger_mavg(), "bb_lower": bb.bollinger_lband()}
+        if not short:
+            bb = BollingerBands(series, window=c["bb_period"], window_dev=c["bb_std"])
+            return {"bb_upper": bb.bollinger_hband(), "bb_middle": bb.bollinger_mavg(),
+                    "bb_lower": bb.bollinger_lband()}
+        middle, deviation = rolling_mean_std(close, c["bb_period"])
+        deviation *= c["bb_std"]
+        return {"bb_upper": middle + deviation, "bb_middle": middle, "bb_lower": middle - deviation}
 
     def macd():
-        m = MACD(close, window_slow=c["macd_slow"], window_fast=c["macd_fast"], window_sign=c["macd_signal"])
-        return {"macd": m.macd(), "macd_signal": m.macd_signal(), "macd_hist": m.macd_diff()}
+        if not short:
+            m = MACD(series, window_slow=c["macd_slow"], window_fast=c["macd_fast"], window_sign=c["macd_signal"])
+            return {"macd": m.macd(), "macd_signal": m.macd_signal(), "macd_hist": m.macd_diff()}
+        line = ema(close, c["macd_fast"]) - ema(close, c["macd_slow"])
+        signal = ema(line, c["macd_signal"], first=c["macd_slow"] - 1)
+        return {"macd": line, "macd_signal": signal, "macd_hist": line - signal}
 
     def rsi():
-        return {"rsi": wilder_rsi(close.to_numpy(), c["rsi_period"])}
+        return {"rsi": wilder_rsi(close, c["rsi_period"])}
 
     def atr():
-        ranges = true_range(high.to_numpy(), low.to_numpy(), close.to_numpy())
+        ranges = true_range(high, low, close)
         return {"atr": wilder_average(ranges, c["atr_period"], first=c["atr_period"] - 1)}
 
     def ema_short():
-        return {"ema_short": EMAIndicator(close, window=c["ema_short"]).ema_indicator()}
+        return {"ema_short": ema(close, c["ema_short"]) if short else
+                EMAIndicator(series, window=c["ema_short"]).ema_indicator()}
 
     def ema_long():
-        return {"ema_long": EMAIndicator(close, window=c["ema_long"]).ema_indicator()}
+        return {"ema_long": ema(close, c["ema_long"]) if short else
+                EMAIndicator(series, window=c["ema_long"]).ema_indicator()}
 
     def stochastic():
         slow_k = moving_average(fast_stochastic(high, low, close, c["stoch_k"]), c["stoch_smooth"])
@@ -146,6 +171,7 @@ def _indicator_jobs(high: pd.Series, low: pd.Series, close: pd.Series, c: dict) 
 # the GIL, so on two cores a million candles take about 0.7 of the time. A live cycle's few hundred
 # candles stay on the calling thread, where handing work over would cost more than it saves.
 PARALLEL_FROM_ROWS = 20_000
+SHORT_FRAME_ROWS = 5_000  # up to this many rows, rolling windows are taken over a view (rolling_mean_std)
 THREADS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 _pool_lock = threading.Lock()
 _pool: tuple[int, ThreadPoolExecutor] | None = None
@@ -190,7 +216,7 @@ def exponential_smoothing(values: np.ndarray, alpha: float, start: int = 0) -> n
     if np.isnan(values[start:]).any():  # a gap: pandas steps over it, where the block sums would carry it on
         values[start:] = pd.Series(values[start:]).ewm(alpha=alpha, adjust=False).mean().to_numpy()
         return values
-    block = int(min(4096, max(8, 250 / -np.log10(decay))))
+    block = int(min(4096, max(8, 250 / -np.log10(decay)), max(8, n)))  # a live frame: one block of its length
     powers = decay ** np.arange(block, dtype="float64")
     full_rows, tail = divmod(n, block)
     end = start + full_rows * block
@@ -218,6 +244,30 @@ def _smooth_blocks(grid: np.ndarray, alpha: float, powers: np.ndarray, level: fl
     return level
 
 
+def ema(values: np.ndarray, period: int, first: int = 0) -> np.ndarray:
+    """``ta``'s EMA (pandas' ``ewm(span=period, adjust=False, min_periods=period)``): alpha = 2/(period+1), seeded
+    with the value at row ``first`` (the first one that is not NaN), NaN for the ``period - 1`` rows after it."""
+    out = exponential_smoothing(np.array(values, dtype="float64"), 2.0 / (period + 1), start=min(first, len(values)))
+    out[:first + period - 1] = np.nan
+    return out
+
+
+def rolling_mean_std(values: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rolling mean and population standard deviation over full windows (NaN before the first), as ``ta``'s
+    Bollinger bands take them from pandas. A live frame's few hundred rows are done over a window view (no pandas
+    fixed cost); a backtest's long frame through pandas' running sums (no window-sized copy of every row)."""
+    if len(values) < window:
+        return np.full(len(values), np.nan), np.full(len(values), np.nan)
+    if len(values) > SHORT_FRAME_ROWS:
+        rolling = pd.Series(values, copy=False).rolling(window, min_periods=window)
+        return rolling.mean().to_numpy(), rolling.std(ddof=0).to_numpy()  # (not reached by compute_indicators)
+    windows = sliding_window_view(values, window)
+    mean, deviation = np.full(len(values), np.nan), np.full(len(values), np.nan)
+    mean[window - 1:] = windows.mean(axis=1)
+    deviation[window - 1:] = windows.std(axis=1)
+    return mean, deviation
+
+
 def wilder_rsi(close: np.ndarray, period: int) -> np.ndarray:
     """100 * avg gain / (avg gain + avg loss), which is 100 - 100 / (1 + RS) and also 100 with no
     losses; 50 when the price did not move at all."""
@@ -232,14 +282,14 @@ def wilder_rsi(close: np.ndarray, period: int) -> np.ndarray:
     return rsi
 
 
-def fast_stochastic(high: pd.Series, low: pd.Series, close: pd.Series, period: int) -> np.ndarray:
+def fast_stochastic(high, low, close, period: int) -> np.ndarray:
     """Fast %K: where the close sits in the ``period``-candle high-low range, 0-100 (``ta``'s formula;
     NaN when the range is empty)."""
-    lowest = rolling_extreme(low.to_numpy(), period, np.minimum)
-    highest = rolling_extreme(high.to_numpy(), period, np.maximum)
+    lowest = rolling_extreme(np.asarray(low, dtype="float64"), period, np.minimum)
+    highest = rolling_extreme(np.asarray(high, dtype="float64"), period, np.maximum)
     with np.errstate(divide="ignore", invalid="ignore"):
         np.subtract(highest, lowest, out=highest)
-        k = np.subtract(close.to_numpy(), lowest, out=lowest)
+        k = np.subtract(np.asarray(close, dtype="float64"), lowest, out=lowest)
         np.multiply(k, 100.0, out=k)
         return np.divide(k, highest, out=k)
 
@@ -295,6 +345,11 @@ def moving_average(values: np.ndarray, window: int) -> np.ndarray:
 
 def _with_columns(frame: pd.DataFrame, columns: dict[str, np.ndarray]) -> pd.DataFrame:
     """``frame`` plus ``columns`` without copying anything: pandas' copy-on-write keeps the caller's
-    frame safe, and the fresh indicator arrays belong to the result alone."""
+    frame safe, and the fresh indicator arrays belong to the result alone. A short all-float frame (a live
+    cycle's) is built as one block instead: a copy of a few hundred rows costs less than pandas' concat."""
+    if len(frame) <= SHORT_FRAME_ROWS and all(dtype == np.float64 for dtype in frame.dtypes):
+        block = np.column_stack([frame.to_numpy(dtype="float64"), *columns.values()])
+        names = pd.Index([*frame.columns, *columns], dtype=frame.columns.dtype)  # the caller's kind of labels
+        return pd.DataFrame(block, index=frame.index, columns=names)
     added = pd.DataFrame(columns, index=frame.index, copy=False)
     return pd.concat([frame, added], axis=1)

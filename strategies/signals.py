@@ -18,6 +18,7 @@ Nothing here raises anything but ``StrategyError`` (the kernel's): the cycle rec
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -31,13 +32,14 @@ from ta.trend import EMAIndicator
 from market.intervals import interval_delta
 from strategies.catalogue import known_types, strategy_class
 from strategies.config import indicator_defaults
+from strategies.indicators import COMPUTED_WITH, compute_indicators
 from strategies.rules import fmt
 from strategies.sdk.base import IStrategy
 from strategies.sdk.kernel import ENTRY_COLUMNS, EXIT_COLUMNS, Populated, StrategyError, _where, populate
 from strategies.sdk.parameters import ParameterError
 
-__all__ = ["Action", "Signal", "StrategyError", "confirm_series", "evaluate", "higher_trend", "instantiate",
-           "populated", "signal_series"]
+__all__ = ["Action", "Signal", "SignalMemo", "StrategyError", "confirm_series", "evaluate", "higher_trend",
+           "instantiate", "populated", "signal_series"]
 
 CANDLE_COLUMNS = ("open", "high", "low", "close", "volume")
 SIGNAL_COLUMNS = (*ENTRY_COLUMNS, *EXIT_COLUMNS, "enter_tag", "exit_tag")
@@ -94,7 +96,13 @@ def signal_series(strategy_type: str, frame: pd.DataFrame, config: dict | None, 
 def evaluate(strategy_type: str, frame: pd.DataFrame, config: dict | None, *,
              higher_frame: pd.DataFrame | None = None, metadata: dict | None = None) -> Signal:
     """The action for the last (closed) candle of ``frame``, with the reasons for it."""
-    strategy = instantiate(strategy_type, config)
+    return evaluate_with(instantiate(strategy_type, config), frame, higher_frame=higher_frame, metadata=metadata)
+
+
+def evaluate_with(strategy: IStrategy, frame: pd.DataFrame, *, higher_frame: pd.DataFrame | None = None,
+                  metadata: dict | None = None) -> Signal:
+    """``evaluate`` for an instance already made (``instantiate``)."""
+    strategy_type = type(strategy).key()
     if frame.empty:
         raise StrategyError(f"{strategy_type}: the candle frame is empty")
     needed = strategy.startup_candle_count
@@ -114,6 +122,56 @@ def evaluate(strategy_type: str, frame: pd.DataFrame, config: dict | None, *,
     return _signal(result.frame, indicator_snapshot(result.frame), action, reasons,
                    exit_long=bool(result.exit_long[row]), exit_short=bool(result.exit_short[row]),
                    exit_tag=result.tag(row, "exit_tag"), strategy=strategy)
+
+
+class SignalMemo:
+    """One cycle run's signals, each computed once and shared by the strategies that ask the same question: one
+    ``evaluate`` per (candles, class, parameters, confirmation candles), and for a class that reads the built-in
+    indicator columns (``COMPUTED_WITH``) one indicator pass per (candles, periods), shared across classes. The
+    candles are named by the caller's key (symbol, interval); a memo lives for one run, whose candles do not change.
+    """
+
+    def __init__(self):
+        self._signals: dict[tuple, Signal | StrategyError] = {}
+        self._indicators: dict[tuple, pd.DataFrame] = {}
+        self._instances: dict[tuple, IStrategy] = {}
+
+    def evaluate(self, strategy_type: str, frame: pd.DataFrame, config: dict | None, *, frame_key: tuple,
+                 higher_frame: pd.DataFrame | None = None, higher_key: tuple | None = None,
+                 metadata: dict | None = None) -> Signal:
+        key = (frame_key, strategy_type, _config_key(config), higher_key if higher_frame is not None else None)
+        if key not in self._signals:
+            try:
+                strategy = self._instance(strategy_type, config, key[1:3])
+                shared = self._with_indicators(strategy, frame, frame_key)
+                self._signals[key] = evaluate_with(strategy, shared, higher_frame=higher_frame, metadata=metadata)
+            except StrategyError as error:
+                self._signals[key] = error
+        result = self._signals[key]
+        if isinstance(result, StrategyError):
+            raise result
+        return result
+
+    def _instance(self, strategy_type: str, config: dict | None, key: tuple) -> IStrategy:
+        """A fresh instance, except a built-in's (``indicator_key``): those keep nothing between frames, so one per
+        class and parameters serves every symbol (checking the parameters cost more than a small evaluation)."""
+        if key in self._instances:
+            return self._instances[key]
+        strategy = instantiate(strategy_type, config)
+        if getattr(strategy, "indicator_key", None) is not None:
+            self._instances[key] = strategy
+        return strategy
+
+    def _with_indicators(self, strategy: IStrategy, frame: pd.DataFrame, frame_key: tuple) -> pd.DataFrame:
+        """``frame`` with the built-in indicator columns, when the class reads them (it then skips its own pass)."""
+        periods = getattr(strategy, "indicator_key", None)
+        if periods is None or frame.empty:
+            return frame
+        key = (frame_key, periods)
+        if key not in self._indicators:
+            self._indicators[key] = compute_indicators(frame, strategy.parameters)
+        shared = self._indicators[key]
+        return shared if shared.attrs.get(COMPUTED_WITH) == periods else frame
 
 
 def trend_periods(config: dict | None) -> tuple[int, int]:
@@ -140,6 +198,10 @@ def confirm_series(signals: np.ndarray, frame: pd.DataFrame, interval: str, high
         return np.where(np.sign(signals) == trend[latest], signals, 0).astype(np.int8)
     except (KeyError, ValueError, TypeError) as error:
         raise StrategyError(f"confirmation: {_describe(error)}") from error
+
+
+def _config_key(config: dict | None) -> str:
+    return json.dumps(config or {}, sort_keys=True, default=str)
 
 
 def _metadata(metadata: dict | None) -> dict:
@@ -169,18 +231,22 @@ def _warming_up_snapshot(strategy: IStrategy, frame: pd.DataFrame, metadata: dic
 
 
 def _signal(frame: pd.DataFrame, snapshot: dict, action: Action, reasons: list[str], **exits) -> Signal:
-    last = frame.iloc[-1]
-    return Signal(action=action, reasons=tuple(reasons), candle_time=last.name.to_pydatetime(),
-                  price=Decimal(repr(float(last["close"]))), indicators=snapshot, **exits)
+    return Signal(action=action, reasons=tuple(reasons), candle_time=frame.index[-1].to_pydatetime(),
+                  price=Decimal(repr(float(frame["close"].iat[-1]))), indicators=snapshot, **exits)
 
 
 def indicator_snapshot(frame: pd.DataFrame, row: int = -1) -> dict[str, float | None]:
     """A row's indicator values (the last by default): every numeric column the hooks added (for the built-ins,
     exactly ``strategies.indicators.INDICATOR_COLUMNS``). What the AI is shown, live and in a backtest's estimate."""
-    names = [name for name in frame.columns if name not in CANDLE_COLUMNS and name not in SIGNAL_COLUMNS
-             and pd.api.types.is_numeric_dtype(frame[name]) and not pd.api.types.is_bool_dtype(frame[name])]
-    chosen = frame.iloc[row]
-    return {str(name): (float(chosen[name]) if np.isfinite(chosen[name]) else None) for name in names}
+    positions = [position for position, (name, dtype) in enumerate(frame.dtypes.items())
+                 if name not in CANDLE_COLUMNS and name not in SIGNAL_COLUMNS
+                 and pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)]
+    if not positions:
+        return {}
+    row, names = row % len(frame), frame.columns  # cell by cell: a live cycle asks this per pair, and pandas'
+    values = (float(frame.iat[row, position]) for position in positions)  # row lookups cost more than these
+    return {str(names[position]): (value if np.isfinite(value) else None)
+            for position, value in zip(positions, values, strict=True)}
 
 
 def _trend_emas(frame: pd.DataFrame, config: dict | None) -> tuple[np.ndarray, np.ndarray]:

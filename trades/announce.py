@@ -5,7 +5,7 @@ Both go out after the surrounding transaction commits and neither can fail or sl
 
 from __future__ import annotations
 
-from core.events import Event, publish
+from core.events import Event, publish, publish_many
 from core.notifications import notify
 from trades.serializers import TradeSerializer
 
@@ -37,5 +37,5 @@ def balance_changed(balance) -> None:
 
 def prices(ticks: dict) -> None:
     """``{symbol: (price, candle_time)}`` from the cycle's fresh candles."""
-    for symbol, (price, at) in ticks.items():
-        publish(Event.MARKET_UPDATE, {"symbol": symbol, "price": price, "time": at})
+    publish_many(Event.MARKET_UPDATE, [{"symbol": symbol, "price": price, "time": at}
+                                       for symbol, (price, at) in ticks.items()])

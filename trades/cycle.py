@@ -34,8 +34,9 @@ from django.utils import timezone
 from ai.verdict import verdict
 from core.security import strategy_trading_refusal
 from exchange.base import Exchange
+from exchange.bybit_http import POOL_SIZE
 from market import exits
-from market.candles import candles_to_frame, closed_candles
+from market.candles import closed_candles
 from market.errors import ExchangeError
 from market.intervals import INTERVAL_MINUTES
 from market.order_ids import entry_order_link_id
@@ -43,7 +44,7 @@ from market.types import Balance
 from strategies import catalogue
 from strategies.models import Strategy
 from strategies.sdk.base import bybit_interval
-from strategies.signals import Action, Signal, StrategyError, evaluate
+from strategies.signals import Action, Signal, SignalMemo, StrategyError
 from trades import announce, locks
 from trades.entries import entries_stopped
 from trades.execution import Execution, execute_entry, execute_exit
@@ -135,7 +136,7 @@ def in_pool_thread(function):
 class TradingCycle:
     def __init__(self, *, exchange: Exchange, ai_service=None, ai_unavailable_reason: str = "",
                  kline_limit: int = 200, lock_seconds: int = 120, max_notional: Decimal = Decimal("100000"),
-                 max_workers: int = 16, dry_run: bool = False, sleep: Callable[[float], None] = time.sleep):
+                 max_workers: int = POOL_SIZE, dry_run: bool = False, sleep: Callable[[float], None] = time.sleep):
         self.exchange = exchange
         self.ai = ai_service
         self.ai_unavailable_reason = ai_unavailable_reason or "AI confirmation is not configured"
@@ -159,8 +160,9 @@ class TradingCycle:
             report.errors += close_timed_out(self.exchange, market_now, strategies, sleep=self.sleep)
         frames, balance, held_symbols = self._fetch(strategies, market_now, report)
         report.balance = balance
+        memo = SignalMemo()  # strategies with the same class and settings on the same candles share one evaluation
         for pair in pairs:
-            self._evaluate(pair, frames)
+            self._evaluate(pair, frames, memo)
         # Before entries: a trade its strategy closes frees its symbol and slot for this cycle, as in the backtest.
         report.errors += manage_open_trades(pairs, exchange=self.exchange, dry_run=self.dry_run, sleep=self.sleep)
         going = [pair for pair in pairs if pair.going]
@@ -190,8 +192,8 @@ class TradingCycle:
 
         def klines(key):
             symbol, interval = key
-            candles = self.exchange.get_klines(symbol, interval, self.kline_limit + 1)
-            return closed_candles(candles_to_frame(candles), interval, market_now).tail(self.kline_limit)
+            frame = self.exchange.get_kline_frame(symbol, interval, self.kline_limit + 1)
+            return closed_candles(frame, interval, market_now).tail(self.kline_limit)
 
         with ThreadPoolExecutor(max_workers=self.max_workers) as pool:
             frame_futures = {key: pool.submit(in_pool_thread(klines), key) for key in keys}
@@ -215,7 +217,7 @@ class TradingCycle:
         return frames, balance, held
 
     # Steps 3-4: indicators and signal (pure) -----------------------------------------------------
-    def _evaluate(self, pair: PairOutcome, frames: dict) -> None:
+    def _evaluate(self, pair: PairOutcome, frames: dict, memo: SignalMemo) -> None:
         strategy = pair.strategy
         frame = frames.get((pair.symbol, strategy.timeframe))
         if isinstance(frame, Exception):
@@ -237,7 +239,9 @@ class TradingCycle:
         pair.frame = frame
         metadata = {"pair": pair.symbol, "timeframe": strategy.timeframe, "informative": informative}
         try:
-            pair.signal = evaluate(strategy.type, frame, strategy.indicators, higher_frame=higher, metadata=metadata)
+            pair.signal = memo.evaluate(strategy.type, frame, strategy.indicators, higher_frame=higher,
+                                        metadata=metadata, frame_key=(pair.symbol, strategy.timeframe),
+                                        higher_key=(pair.symbol, strategy.confirm_timeframe))
         except StrategyError as error:
             pair.stop(DecisionOutcome.FAILED, f"strategy error: {error}")
 
@@ -311,6 +315,10 @@ class TradingCycle:
     # Steps 6b-8: slots, sizing, pending rows, orders ------------------------------------------------
     def _enter(self, pairs: list[PairOutcome], balance: Balance) -> None:
         available = balance.available
+        # Instrument rules (cached by the exchange) asked for all entries at once: a cold cache costs one round trip,
+        # not one per entry while the leases are held. A failure is met again, and reported, in _plan.
+        with ThreadPoolExecutor(max_workers=self.max_workers) as pool:
+            list(pool.map(in_pool_thread(self._rules_or_error), {pair.symbol for pair in pairs}))
         with ExitStack() as leases:
             ready: list[PairOutcome] = []
             for strategy, group in _by_strategy(pairs).items():
@@ -360,6 +368,12 @@ class TradingCycle:
             open_count += 1
         return available
 
+    def _rules_or_error(self, symbol: str):
+        try:
+            return self.exchange.get_instrument(symbol)
+        except ExchangeError as error:
+            return error
+
     def _record_pending(self, pair: PairOutcome) -> None:
         """Step 7's first half: the row and its orderLinkId exist, committed, before anything is sent."""
         plan, signal = pair.plan, pair.signal
@@ -389,9 +403,13 @@ class TradingCycle:
         rows = []
         for pair in pairs:
             signal = pair.signal
-            logger.info("decision %s -> %s: %s", pair.action, pair.outcome, pair.why, extra={
-                "strategy": pair.strategy.name, "symbol": pair.symbol,
-                "order_link_id": pair.trade.order_link_id if pair.trade else ""})
+            # A HOLD is the common case (thousands a minute at scale, all kept on the Decision rows): DEBUG.
+            level = logging.DEBUG if pair.action == Action.HOLD and pair.outcome == DecisionOutcome.HOLD else \
+                logging.INFO
+            if logger.isEnabledFor(level):
+                logger.log(level, "decision %s -> %s: %s", pair.action, pair.outcome, pair.why, extra={
+                    "strategy": pair.strategy.name, "symbol": pair.symbol,
+                    "order_link_id": pair.trade.order_link_id if pair.trade else ""})
             rows.append(Decision(
                 strategy=pair.strategy, symbol=pair.symbol, candle_time=signal.candle_time if signal else None,
                 timeframe=pair.strategy.timeframe, action=pair.action, outcome=pair.outcome,

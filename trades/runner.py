@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 import socket
 
 from django.conf import settings
@@ -13,7 +15,7 @@ from ai.service import ai_unavailable_reason, get_ai_service
 from core.events import Event, publish
 from exchange.factory import get_exchange
 from strategies.models import Strategy
-from trades.cycle import CycleReport, TradingCycle
+from trades.cycle import CycleReport, TradingCycle, informative_intervals
 from trades.models import CycleRun, DecisionOutcome
 from trades.queries import bot_status
 
@@ -23,6 +25,59 @@ def build_cycle(*, dry_run: bool = False) -> TradingCycle:
                         ai_unavailable_reason=ai_unavailable_reason(), kline_limit=settings.CYCLE_KLINE_LIMIT,
                         lock_seconds=settings.CYCLE_LOCK_SECONDS, max_notional=settings.MAX_ORDER_NOTIONAL,
                         dry_run=dry_run)
+
+
+# One sub-task of the cycle evaluates about this many strategy x symbol pairs (whole strategies: see
+# docs/scaling.md): big enough to share klines and indicators between strategies, small enough to spread.
+PAIRS_PER_TASK = 2500
+# Bybit's HTTP limit per IP: 600 requests in any 5-second window (https://bybit-exchange.github.io/docs/v5/rate-limit).
+IP_REQUESTS_PER_5S = 600
+CALLS_PER_TASK = 3  # server time, wallet balance, positions
+
+
+def strategy_groups(strategies: list[Strategy], pairs_per_task: int = PAIRS_PER_TASK) -> list[list[Strategy]]:
+    """The strategies in consecutive groups of about ``pairs_per_task`` pairs, those with the same timeframes side by
+    side, then those with the same indicator periods (so a group fetches each symbol's klines, and computes its
+    indicators, once for all of them). A strategy is never split."""
+    ordered = sorted(strategies, key=lambda s: (s.timeframe, s.confirm_timeframe, json.dumps(s.indicators or {},
+                                                                                           sort_keys=True),
+                                                s.type, s.pk or 0))
+    total = sum(len(strategy.symbols) for strategy in ordered)
+    target = math.ceil(total / max(1, math.ceil(total / pairs_per_task))) if total else 1
+    groups: list[list[Strategy]] = [[]]
+    size = 0
+    for strategy in ordered:
+        if groups[-1] and size + len(strategy.symbols) > target:
+            groups.append([])
+            size = 0
+        groups[-1].append(strategy)
+        size += len(strategy.symbols)
+    return [group for group in groups if group]
+
+
+def kline_calls(groups: list[list[Strategy]]) -> int:
+    """Exchange calls one cycle makes for these groups: one kline request per (symbol, interval) a group needs,
+    plus each sub-task's server time, balance and positions."""
+    calls = 0
+    for group in groups:
+        keys = {(symbol, interval) for strategy in group
+                for interval in (strategy.timeframe, strategy.confirm_timeframe,
+                                 *informative_intervals(strategy).values()) if interval
+                for symbol in strategy.symbols}
+        calls += len(keys) + CALLS_PER_TASK
+    return calls
+
+
+def rate_limit_problem(calls: int, *, ips: int = 1, seconds: float = 60.0) -> str:
+    """Why ``calls`` requests a cycle (spread over ``ips`` worker addresses) cannot stay inside Bybit's IP limit
+    within ``seconds``; "" when they can. The fetch then takes at least calls / (120 x ips) seconds."""
+    per_second = IP_REQUESTS_PER_5S / 5 * max(1, ips)
+    needed = calls / per_second
+    if needed <= seconds:
+        return ""
+    return (f"{calls} exchange calls a cycle need {needed:.0f} s at Bybit's limit of {IP_REQUESTS_PER_5S} requests "
+            f"per 5 s per IP ({ips} IP(s)): more than the {seconds:.0f} s a one-minute cycle has. Use fewer "
+            f"symbols or timeframes, or more worker machines (IP addresses).")
 
 
 def start_run(trigger: str) -> CycleRun:

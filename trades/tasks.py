@@ -18,7 +18,15 @@ from trades.backtest.tasks import run_backtest  # noqa: F401  (the worker discov
 from trades.daily_summary import send_if_due
 from trades.models import CycleRun, Decision
 from trades.reconcile import reconcile
-from trades.runner import publish_status, record_failure, run_strategies, start_run
+from trades.runner import (
+    kline_calls,
+    publish_status,
+    rate_limit_problem,
+    record_failure,
+    run_strategies,
+    start_run,
+    strategy_groups,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -28,14 +36,19 @@ FINDING_REPEAT_SECONDS = 6 * 3600
 
 @shared_task(bind=True, name="trades.tasks.run_active_strategies")
 def run_active_strategies(self, trigger: str = "beat") -> int:
-    """Step 1: reconcile with the exchange, then one sub-task per active strategy."""
+    """Step 1: reconcile with the exchange, then one sub-task per group of active strategies (``strategy_groups``)."""
     run = start_run(trigger)
     try:
         settle_with_exchange()
         queue = (self.request.delivery_info or {}).get("routing_key")  # sub-tasks follow the dispatcher's queue
-        strategy_ids = list(Strategy.objects.filter(is_active=True).values_list("id", flat=True))
-        for strategy_id in strategy_ids:
-            run_strategy.apply_async(args=[strategy_id, run.pk], queue=queue, expires=55)
+        groups = strategy_groups(list(Strategy.objects.filter(is_active=True)))
+        problem = rate_limit_problem(kline_calls(groups))
+        if problem:  # said on every run (the status line shows the failed run), traded anyway: the trader decides
+            logger.warning("cycle over the exchange's rate limit", extra={"cycle": run.pk, "problem": problem})
+            record_failure(run.pk, [problem])
+        for group in groups:  # a worker evaluates each group, sharing klines and indicators inside it
+            run_strategy_group.apply_async(args=[[strategy.pk for strategy in group], run.pk], queue=queue,
+                                           expires=55)
         Decision.objects.filter(created_at__lt=timezone.now() - DECISION_RETENTION).delete()
         # Only if no sub-task has already failed the run (they may finish before this line).
         CycleRun.objects.filter(pk=run.pk, status=CycleRun.Status.RUNNING).update(status=CycleRun.Status.OK)
@@ -59,6 +72,17 @@ def run_strategy(strategy_id: int, cycle_id: int | None = None) -> int:
     run = CycleRun.objects.filter(pk=cycle_id).first() if cycle_id else None
     report = run_strategies([strategy], run=run)
     return report.orders
+
+
+@shared_task(name="trades.tasks.run_strategy_group")
+def run_strategy_group(strategy_ids: list[int], cycle_id: int | None = None) -> int:
+    """Steps 2-9 for several strategies in one cycle run: klines fetched once per (symbol, interval) and indicators
+    once per parameter set for all of them; each strategy's entries still decided under its own lease."""
+    strategies = list(Strategy.objects.filter(pk__in=strategy_ids, is_active=True).order_by("pk"))
+    if not strategies:
+        return 0
+    run = CycleRun.objects.filter(pk=cycle_id).first() if cycle_id else None
+    return run_strategies(strategies, run=run).orders
 
 
 def _first_report(finding: str) -> bool:
