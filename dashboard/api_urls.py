@@ -1,7 +1,7 @@
 """The dashboard's JSON (included at api/ by tradebot/urls.py): the API root, the seed's /api/bybit/... front end,
 the charts and the bot's status. Each path with an optional trailing slash, as the seed's clients send both."""
 
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 
 from dashboard import bybit_api as bybit
 from dashboard import chart_api, entries_api
@@ -24,5 +24,6 @@ urlpatterns = [
     re_path(r"^chart/equity/?$", chart_api.EquityView.as_view(), name="chart-equity"),
     re_path(r"^chart/(?P<symbol>[^/]+)/?$", chart_api.ChartView.as_view(), name="chart"),
     re_path(r"^bot/status/?$", chart_api.BotStatusView.as_view(), name="bot-status"),
+    re_path(r"^", include("trades.optimise.urls")),  # /api/optimisations...
     re_path(r"^bot/entries/?$", entries_api.EntriesView.as_view(), name="bot-entries"),
 ]

@@ -59,15 +59,30 @@ def backtest_detail(request, pk: int):
     run = get_object_or_404(BacktestRun, pk=pk)
     rows = summary_rows(run.metrics) if run.status == BacktestRun.Status.DONE else []
     trades = [dict(trade, pnl_value=Decimal(trade["pnl"]), entry_at=_minute(trade["entry_time"]),
+                   price_symbol=trade.get("symbol") or run.symbol,
                    exit_at=_minute(trade["exit_time"]),
                    fees=Decimal(trade["entry_fee"]) + Decimal(trade["exit_fee"] or "0")) for trade in run.trades]
     parameters = run.parameters.get("run", {})
     fee = costs.fee_percent(Decimal(parameters.get("fee_rate", "0")))
     # A pending run has no data description yet: what it will read comes from its parameters.
     source = run.data.get("label") or run.data.get("source") or parameters.get("source", "")
-    return render(request, "backtests/detail.html", {"run": run, "rows": rows, "trades": trades, "fee_percent": fee,
-                                                     "slippage_bps": parameters.get("slippage_bps", ""),
-                                                     "source": source, "note": parameters.get("note", "")})
+    # A portfolio's chart is its first symbol's: only that symbol's trades are drawn on it.
+    charted = parameters.get("symbol", run.symbol)
+    chart_trades = [trade for trade in run.trades if trade.get("symbol", charted) == charted]
+    return render(request, "backtests/detail.html", {
+        "run": run, "rows": rows, "trades": trades, "fee_percent": fee, "chart_trades": chart_trades,
+        "charted": charted, "portfolio": bool(parameters.get("symbols")),
+        "breakdowns": _breakdown_tables(run.metrics) if run.status == BacktestRun.Status.DONE else [],
+        "slippage_bps": parameters.get("slippage_bps", ""), "source": source, "note": parameters.get("note", "")})
+
+
+def _breakdown_tables(metrics: dict) -> list[tuple[str, str, list[dict]]]:
+    """(title, first column, rows) per-symbol, per-exit-reason and per-month (runs stored before them have none)."""
+    tables = metrics.get("breakdowns") or {}
+    titles = (("symbol", "By symbol", "symbol"), ("exit", "By exit reason", "exit reason"),
+              ("month", "By month", "month"))
+    return [(title, column, [dict(row, pnl_value=Decimal(row["pnl"])) for row in tables[key]])
+            for key, title, column in titles if tables.get(key)]
 
 
 @require_GET
@@ -78,8 +93,9 @@ def backtest_compare(request):
     if len(runs) < 2:
         messages.error(request, "Pick at least two finished runs to compare.")
         return redirect("backtest-page")
-    table = [(label, [dict(summary_rows(run.metrics))[label] for run in runs])
-             for label, _ in summary_rows(runs[0].metrics)]
+    # Rows one run has and another lacks (funding, liquidations: runs stored before them) show a dash there.
+    labels = list(dict.fromkeys(label for run in runs for label, _ in summary_rows(run.metrics)))
+    table = [(label, [dict(summary_rows(run.metrics)).get(label, "-") for run in runs]) for label in labels]
     curves = [{"id": run.pk, "label": f"#{run.pk} {run.name} {run.symbol} {run.timeframe}m",
                "initial": str(run.initial_balance), "points": run.equity_curve} for run in runs]
     settings_rows = [("data", [f"{run.data.get('source', '')} {run.start:%Y-%m-%d} to {run.end:%Y-%m-%d}"

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from dashboard import backtest_pages, budget, order_form, strategy_pages, trade_pages, views
+from dashboard import backtest_pages, budget, optimise_pages, order_form, strategy_pages, trade_pages, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -26,4 +26,8 @@ urlpatterns = [
     path("backtests/", backtest_pages.backtest_list, name="backtest-page"),
     path("backtests/compare/", backtest_pages.backtest_compare, name="backtest-compare"),
     path("backtests/<int:pk>/", backtest_pages.backtest_detail, name="backtest-detail"),
+    path("backtests/optimise/", optimise_pages.optimise_list, name="backtest-optimise"),
+    path("backtests/optimise/<int:pk>/", optimise_pages.optimise_detail, name="backtest-optimise-detail"),
+    path("backtests/optimise/<int:pk>/live", optimise_pages.optimise_live, name="backtest-optimise-live"),
+    path("backtests/optimise/<int:pk>/apply", optimise_pages.optimise_apply, name="backtest-optimise-apply"),
 ]

@@ -12,11 +12,13 @@ the exchange's gaps are reported by ``trades.backtest.data``, never filled in.
 from __future__ import annotations
 
 import csv
+import gzip
 import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from exchange import bybit_parse as parse
@@ -29,6 +31,8 @@ PAGE = 1000  # Bybit's largest kline page
 MINUTE_MS = 60_000
 PAGE_MS = PAGE * MINUTE_MS
 HEADER = ["timestamp_ms", "open", "high", "low", "close", "volume"]
+FUNDING_PAGE = 200  # Bybit's largest funding-history page
+FUNDING_HEADER = ["timestamp_ms", "funding_rate"]
 
 
 @dataclass
@@ -115,3 +119,55 @@ def _ms(moment: datetime) -> int:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp() * 1000)
+
+
+# Funding history ------------------------------------------------------------------------------------------
+
+def funding_path(root: Path, symbol: str) -> Path:
+    """Where a symbol's funding rates are kept: beside its candles, ``<SYMBOL>_funding.csv.gz``."""
+    return Path(root) / f"{check_symbol(symbol)}_funding.csv.gz"
+
+
+def download_funding(http: BybitHttp, symbol: str, start: datetime, end: datetime, root: Path) -> int:
+    """The funding rates settled in ``[start, end)`` from Bybit's public ``/v5/market/funding/history`` (pages of
+    200, newest first, so it pages backwards by ``endTime``), merged into ``funding_path`` with what is there
+    already. Returns how many rates the file holds now."""
+    rates = read_funding(funding_path(root, symbol))
+    first, until = _ms(start), _ms(end) - 1
+    while until >= first:
+        result = http.call("get_funding_rate_history", category="linear", symbol=symbol, startTime=first,
+                           endTime=until, limit=FUNDING_PAGE)
+        rows = [(int(row["fundingRateTimestamp"]), Decimal(row["fundingRate"])) for row in result.get("list") or []]
+        rows = [(time, rate) for time, rate in rows if first <= time <= until]
+        rates.update(rows)
+        if len(rows) < FUNDING_PAGE:
+            break
+        until = min(time for time, _ in rows) - 1
+    write_funding(funding_path(root, symbol), rates)
+    logger.info("funding downloaded", extra={"symbol": symbol, "rates": len(rates)})
+    return len(rates)
+
+
+def read_funding(path: Path) -> dict[int, Decimal]:
+    """Funding rates by settlement time (epoch ms) from a file ``download_funding`` wrote; {} when there is none.
+    A row that cannot be read is skipped: a missing rate is assumed (``market.funding``), never invented."""
+    if not Path(path).is_file():
+        return {}
+    rates = {}
+    with gzip.open(path, "rt", newline="") as handle:
+        for row in csv.reader(handle):
+            try:
+                rates[int(row[0])] = Decimal(row[1])
+            except (ValueError, IndexError, InvalidOperation):
+                continue  # the header, or a damaged line
+    return rates
+
+
+def write_funding(path: Path, rates: dict[int, Decimal]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    with gzip.open(temporary, "wt", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(FUNDING_HEADER)
+        writer.writerows([time, rates[time]] for time in sorted(rates))
+    os.replace(temporary, path)

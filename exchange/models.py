@@ -21,6 +21,7 @@ class PaperAccount(models.Model):
     cash = models.DecimalField(**MONEY, help_text="Wallet balance: deposits + realized PnL - fees.")
     realized_pnl = models.DecimalField(**MONEY, default=0, help_text="Price PnL of every close, before fees.")
     fees_paid = models.DecimalField(**MONEY, default=0)
+    funding = models.DecimalField(**MONEY, default=0, help_text="Funding received (negative: paid), every 8 hours.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -45,6 +46,8 @@ class PaperPosition(models.Model):
     take_profit = models.DecimalField(**MONEY, null=True, blank=True)
     checked_until = models.DateTimeField(null=True, blank=True,
                                          help_text="Market time up to which stop-loss/take-profit were checked.")
+    funded_until = models.DateTimeField(null=True, blank=True,
+                                        help_text="Market time up to which funding was settled (from the opening).")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -105,13 +108,38 @@ class PaperFill(models.Model):
     qty = models.DecimalField(**MONEY)
     price = models.DecimalField(**MONEY)
     fee = models.DecimalField(**MONEY)
-    trigger = models.CharField(max_length=20, blank=True, default="", help_text="stop_loss or take_profit, if any.")
+    trigger = models.CharField(max_length=20, blank=True, default="",
+                               help_text="stop_loss, take_profit, liquidation or another exit, if any.")
     market_time = models.DateTimeField()
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         db_table = "paper_fills"
         ordering = ["-created_at", "-id"]
+
+
+class PaperFunding(models.Model):
+    """One funding settlement of a position (``market.funding``): the wallet's gain, negative when it paid."""
+
+    account = models.ForeignKey(PaperAccount, on_delete=models.CASCADE, related_name="fundings")
+    symbol = models.CharField(max_length=50)
+    side = models.CharField(max_length=4, choices=SIDES, help_text="Side of the position.")
+    size = models.DecimalField(**MONEY)
+    mark_price = models.DecimalField(**MONEY)
+    rate = models.DecimalField(max_digits=12, decimal_places=8)
+    assumed = models.BooleanField(default=False, help_text="No funding history: market.funding.ASSUMED_RATE.")
+    amount = models.DecimalField(**MONEY)
+    funding_time = models.DateTimeField(help_text="Market time of the settlement (00:00, 08:00 or 16:00 UTC).")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "paper_funding"
+        ordering = ["-funding_time", "-id"]
+        constraints = [models.UniqueConstraint(fields=["account", "symbol", "funding_time"],
+                                               name="paper_funding_once_per_time")]
+
+    def __str__(self):
+        return f"funding {self.amount} on {self.side} {self.size} {self.symbol} at {self.funding_time:%Y-%m-%d %H:%M}"
 
 
 class PaperClosedPnl(models.Model):

@@ -11,8 +11,13 @@ IMMEDIATE transaction takes the write lock up front), so worker processes callin
 double-spending. Before each call, pending work is settled: resting limit orders and stop-loss/take-profit are
 checked against the 1-minute candles that closed since the last check, then against the current price.
 
-Equity is always cash + unrealized PnL. Fees are taken from cash once, when a fill happens. Liquidation is
-not simulated: the liquidation price is an estimate for display.
+Equity is always cash + unrealized PnL. Fees are taken from cash once, when a fill happens.
+
+Perpetual realism, by the backtest's own rules: funding (``market.funding``) is settled at every funding time an
+open position is held at (opened before it, still open at it), on its size then, at the close of the minute
+ending at that time, with the downloaded rate (``manage.py download_candles --funding``) or the assumed one; one
+``PaperFunding`` row each, the amount in cash. Isolated-margin liquidation (``market.liquidation``): a candle that
+reaches the position's liquidation price before its stop closes it there, a fill with trigger ``liquidation``.
 """
 
 from __future__ import annotations
@@ -23,15 +28,17 @@ from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 
 from exchange.base import Exchange, Subscription
+from exchange.downloader import funding_path, read_funding
 from exchange.market_data import MarketData
-from exchange.models import PaperAccount, PaperClosedPnl, PaperFill, PaperOrder, PaperPosition
+from exchange.models import PaperAccount, PaperClosedPnl, PaperFill, PaperFunding, PaperOrder, PaperPosition
 from exchange.replay import MINUTE, floor_minute
 from exchange.streams import polling_ticker_stream
-from market import exits, fills
+from market import exits, fills, funding, liquidation
 from market.errors import InvalidOrderError, OrderNotFoundError, OrderRejectedError
 from market.instruments import check_symbol, conform
 from market.types import (
@@ -63,13 +70,16 @@ class PaperExchange(Exchange):
 
     def __init__(self, market_data: MarketData, *, account: str = "default",
                  initial_balance: Decimal = Decimal("10000"), fee_rate: Decimal = Decimal("0.00055"),
-                 slippage_bps: Decimal = Decimal("2"), poll_interval: float = 1.0):
+                 slippage_bps: Decimal = Decimal("2"), poll_interval: float = 1.0,
+                 funding_rates: Callable[[str], dict[int, Decimal]] | None = None):
         self.market_data = market_data
         self.account_name = account
         self.initial_balance = Decimal(initial_balance)
         self.fee_rate = Decimal(fee_rate)
         self.slippage_bps = Decimal(slippage_bps)
         self.poll_interval = poll_interval
+        self.funding_rates = funding_rates or downloaded_funding_rates
+        self._rate_cache: dict[str, dict[int, Decimal]] = {}
 
     # Account
     def get_balance(self) -> Balance:
@@ -300,8 +310,8 @@ class PaperExchange(Exchange):
 
     @staticmethod
     def _pending_positions(positions):
-        """Open positions with a stop-loss or take-profit the market may have reached."""
-        return positions.filter(Q(stop_loss__isnull=False) | Q(take_profit__isnull=False), size__gt=0)
+        """Open positions: the market may have reached a stop, a take-profit or the liquidation, or funding is due."""
+        return positions.filter(size__gt=0)
 
     @staticmethod
     def _position_row(account: PaperAccount, symbol: str) -> PaperPosition:
@@ -381,6 +391,8 @@ class PaperExchange(Exchange):
         flipped_or_closed = before.is_open and after.side != before.side
         position.side, position.size = after.side or "", after.size
         position.entry_price, position.open_fee = after.entry_price, after.open_fee
+        if after.is_open and (flipped_or_closed or not before.is_open):
+            position.funded_until = at  # held from here: funding is due at the funding times after it
         if flipped_or_closed or not after.is_open:
             position.stop_loss = position.take_profit = None
             self._conditional(account, position.symbol).update(status=DEACTIVATED)  # Bybit cancels them too
@@ -432,6 +444,7 @@ class PaperExchange(Exchange):
         rules = self.market_data.instrument(symbol)
         conditional = list(self._conditional(account, symbol)) if position.size else []
         for candle in candles:
+            self._settle_funding(account, position, candle.start)
             self._check_stops(account, position, candle, rules, now, conditional)
             for order in orders:
                 if order.status == OrderStatus.NEW and floor_minute(order.placed_at) <= candle.start:
@@ -446,6 +459,12 @@ class PaperExchange(Exchange):
         if not position.size or (position.checked_until and candle.start < position.checked_until):
             return
         plan, targets = _exit_plan(position, conditional)
+        liquidation_price = liquidation.liquidation_price(position.side, position.entry_price, position.leverage,
+                                                          rules.tick_size)
+        if (liquidation.before_stop(position.side, liquidation_price, plan.stop)
+                and liquidation.reached(position.side, liquidation_price, candle.low, candle.high)):
+            self._liquidate(account, position, liquidation_price, candle, now)
+            return
         outcome = exits.candle_step(plan, position.size, candle.open, candle.high, candle.low)
         for row in targets[:len(plan.targets) - len(outcome.plan.targets)]:
             self._close_order(row, TRIGGERED)
@@ -474,6 +493,53 @@ class PaperExchange(Exchange):
         self._fill(account, order, position, fill.qty, price, at=candle.start,
                    checked_until=_after(candle, now), trigger=fill.kind)
 
+    def _liquidate(self, account: PaperAccount, position: PaperPosition, price: Decimal, candle: Candle,
+                   now: datetime) -> None:
+        """The exchange takes the position over at its liquidation price (no slippage), charging the taker fee."""
+        order = PaperOrder.objects.create(
+            account=account, order_id=str(uuid.uuid4()), order_link_id=f"lq-{uuid.uuid4().hex}"[:36],
+            symbol=position.symbol, side=Side(position.side).opposite, order_type=OrderType.MARKET, qty=position.size,
+            price=None, status=OrderStatus.NEW, reduce_only=True, placed_at=candle.start)
+        logger.warning("paper position liquidated at %s", price,
+                       extra={"symbol": position.symbol, "order_link_id": order.order_link_id})
+        self._fill(account, order, position, position.size, price, at=candle.start,
+                   checked_until=_after(candle, now), trigger=liquidation.LIQUIDATION)
+
+    def _settle_funding(self, account: PaperAccount, position: PaperPosition, until: datetime) -> None:
+        """Book the funding of every funding time after ``funded_until`` and up to ``until`` (the position was held
+        at each: it is still open before the candle opening at ``until`` is looked at)."""
+        if not position.size:
+            return
+        if position.funded_until is None:  # opened before funding was simulated: from now on
+            position.funded_until = until
+        for moment in funding.times(position.funded_until, until):
+            rate, assumed = funding.rate_at(self._rates(position.symbol), int(moment.timestamp()) * 1000)
+            mark = self._mark_at(position.symbol, moment)
+            amount = funding.payment(position.side, position.size, mark, rate)
+            _, created = PaperFunding.objects.get_or_create(
+                account=account, symbol=position.symbol, funding_time=moment,
+                defaults={"side": position.side, "size": position.size, "mark_price": mark, "rate": rate,
+                          "assumed": assumed, "amount": amount})
+            if created:
+                account.cash += amount
+                account.funding += amount
+                account.save(update_fields=["cash", "funding", "updated_at"])
+                logger.info("paper funding %s at rate %s", amount, rate,
+                            extra={"symbol": position.symbol, "funding_time": moment.isoformat()})
+        if until > position.funded_until:
+            position.funded_until = until
+            position.save(update_fields=["funded_until", "updated_at"])
+
+    def _mark_at(self, symbol: str, moment: datetime) -> Decimal:
+        """The close of the minute ending at ``moment`` (the backtest's mark too); the last price if there is none."""
+        candles = self.market_data.minute_candles(symbol, moment - MINUTE, moment)
+        return candles[-1].close if candles else self.market_data.ticker(symbol).last_price
+
+    def _rates(self, symbol: str) -> dict[int, Decimal]:
+        if symbol not in self._rate_cache:
+            self._rate_cache[symbol] = self.funding_rates(symbol)
+        return self._rate_cache[symbol]
+
     def _check_limit(self, account: PaperAccount, position: PaperPosition, order: PaperOrder, candle: Candle,
                      now: datetime) -> None:
         if not fills.limit_touched(order.side, order.price, candle.low, candle.high):
@@ -497,7 +563,8 @@ class PaperExchange(Exchange):
             symbol=row.symbol, side=Side(row.side), size=row.size, entry_price=row.entry_price, mark_price=mark,
             unrealized_pnl=fills.unrealized_pnl(row.side, row.size, row.entry_price, mark), leverage=row.leverage,
             stop_loss=row.stop_loss, take_profit=row.take_profit,
-            liquidation_price=fills.liquidation_price(row.side, row.entry_price, row.leverage),
+            liquidation_price=liquidation.liquidation_price(row.side, row.entry_price, row.leverage,
+                                                            self.market_data.instrument(row.symbol).tick_size),
             updated_at=row.updated_at)
 
 
@@ -525,3 +592,13 @@ def _to_order(row: PaperOrder) -> Order:
                  order_type=OrderType(row.order_type), qty=row.qty, price=row.price, status=OrderStatus(row.status),
                  avg_price=row.avg_price, filled_qty=row.filled_qty, fee=row.fee, reduce_only=row.reduce_only,
                  reject_reason=row.reject_reason, created_at=row.created_at, updated_at=row.updated_at)
+
+
+def downloaded_funding_rates(symbol: str) -> dict[int, Decimal]:
+    """The funding history downloaded beside the candles (``manage.py download_candles --funding``), else that
+    bundled with the replay; {} when there is none (``market.funding.ASSUMED_RATE`` then)."""
+    for root in (settings.DATA_DIR / "candles", settings.CANDLE_DATA_DIR):
+        rates = read_funding(funding_path(root, symbol))
+        if rates:
+            return rates
+    return {}

@@ -151,6 +151,13 @@ class Strategy(models.Model):
     activated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
         help_text="Who last activated it. The cycle stops trading it when they may no longer trade.")
+    # A version made from another strategy (trades.optimise's "Apply": the old one is kept, untouched).
+    derived_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="derivatives",
+        help_text="The strategy this one was made from (an optimisation's chosen parameters).")
+    derivation_note = models.TextField(blank=True, default="",
+                                       help_text="How it was made from the other: who applied which trial of which "
+                                                 "optimisation, and when.")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 

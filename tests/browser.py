@@ -1,5 +1,5 @@
 """Driving Debian's Chromium with Playwright against daphne in a subprocess: the pieces every browser test uses
-(tests/web/test_browser.py, tests/journeys). ``make test`` installs Chromium when it is missing; these tests never
+(tests/dashboard/test_browser.py, tests/journeys). ``make test`` installs Chromium when it is missing; these tests never
 download one, and skip, saying why, where it cannot be installed.
 """
 

@@ -74,6 +74,12 @@ SETTINGS: list[Setting] = [
     Setting("CYCLE_LOCK_SECONDS", "120", "How long a cycle may hold a strategy's lock before another may take it "
             "(a holder that died on the same host is replaced at once)."),
     Setting("MAX_ORDER_NOTIONAL", "100000", "Largest order value (USDT) the bot or the API will send."),
+    # Optimisation
+    Setting("OPTIMISE_TRIALS_IN_FLIGHT", "8", "Trials of one optimisation queued or running at once (1..1000): "
+            "about twice the worker processes that share it. The trading cycle's tasks wait behind at most these."),
+    Setting("OPTIMISE_LEASE_SECONDS", "60", "A trial whose worker gives no sign of life for this long (2..3600) is "
+            "taken over by another worker (the same trial, never counted twice); raise it if one backtest of a "
+            "trial can take longer."),
     # Exchange
     Setting("EXCHANGE_MODE", "paper", "paper (simulated fills), testnet, demo (Bybit demo trading) or live."),
     Setting("BYBIT_API_KEY", "(empty)", "Bybit API key; required for testnet, demo and live.", secret=True),

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "strategies",
     "ai",
     "trades",
+    "trades.optimise",
     "dashboard",
     "chat",
     "tradebot",
@@ -247,6 +248,10 @@ SPECTACULAR_SETTINGS = {
 CYCLE_KLINE_LIMIT = env.int("CYCLE_KLINE_LIMIT", 200, min_value=10, max_value=1000)
 CYCLE_LOCK_SECONDS = env.int("CYCLE_LOCK_SECONDS", 120, min_value=30, max_value=3600)
 MAX_ORDER_NOTIONAL = env.decimal("MAX_ORDER_NOTIONAL", "100000", min_value=Decimal("1"))
+
+# Optimisation (trades.optimise): trials are Celery tasks of the same workers.
+OPTIMISE_TRIALS_IN_FLIGHT = env.int("OPTIMISE_TRIALS_IN_FLIGHT", 8, min_value=1, max_value=1000)
+OPTIMISE_LEASE_SECONDS = env.int("OPTIMISE_LEASE_SECONDS", 60, min_value=2, max_value=3600)
 
 # Exchange
 EXCHANGE_MODE = env.choice("EXCHANGE_MODE", "paper", ("paper", "testnet", "demo", "live"))

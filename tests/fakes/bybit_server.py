@@ -145,6 +145,10 @@ class FakeBybit:
             [str(int(c.start.timestamp() * 1000)), s(c.open), s(c.high), s(c.low), s(c.close), s(c.volume),
              s(c.close * c.volume)] for c in candles]
 
+    def set_funding(self, symbol: str, rates) -> None:
+        """Funding rates (``(settlement datetime, rate)``, oldest first) that ``/v5/market/funding/history`` serves."""
+        self.state.funding[symbol] = [(int(time.timestamp() * 1000), str(rate)) for time, rate in rates]
+
     def _add(self, fault: _Fault) -> None:
         with self._lock:
             self._faults.append(fault)
@@ -239,6 +243,7 @@ class FakeBybit:
             ("GET", "/v5/market/time"): lambda: {"timeSecond": str(now_ms() // 1000),
                                                  "timeNano": str(now_ms() * 1_000_000)},
             ("GET", "/v5/market/kline"): lambda: self._klines(params),
+            ("GET", "/v5/market/funding/history"): lambda: self._funding(params),
             ("GET", "/v5/market/tickers"): lambda: self._tickers(params),
             ("GET", "/v5/market/instruments-info"): lambda: self._instruments(params),
             ("GET", "/v5/account/wallet-balance"): state.wallet_result,
@@ -269,6 +274,12 @@ class FakeBybit:
         if not 1 <= limit <= 1000:
             raise BybitError(10001, "params error: limit must be in [1, 1000]")
         return {"category": "linear", "symbol": params.get("symbol"), "list": list(reversed(rows[-limit:]))}
+
+    def _funding(self, params: dict) -> dict:
+        try:
+            return self.state.funding_history(params)
+        except ValueError as error:
+            raise BybitError(10001, f"params error: {error}") from None
 
     def _tickers(self, params: dict) -> dict:
         symbol = params.get("symbol", "")

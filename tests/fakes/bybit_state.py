@@ -70,6 +70,7 @@ class FakeBybitState:
         self.wallet = balance
         self.prices: dict[str, Decimal] = {}
         self.klines: dict[tuple[str, str], list[list[str]]] = {}  # oldest first, wire rows
+        self.funding: dict[str, list[tuple[int, str]]] = {}  # symbol -> (settlement ms, rate), oldest first
         self.rules = dict(BUNDLED_RULES)
         self.orders: dict[str, dict] = {}  # orderId -> wire order, in creation order
         self.positions: dict[str, FakePosition] = {}
@@ -80,6 +81,18 @@ class FakeBybitState:
         self.next_outcomes: list[tuple[str, object]] = []
 
     # Market
+    def funding_history(self, params: dict) -> dict:
+        """``/v5/market/funding/history``: newest first, at most ``limit`` (1 to 200) within startTime..endTime."""
+        limit = int(params.get("limit") or 200)
+        if not 1 <= limit <= 200:
+            raise ValueError("limit must be in [1, 200]")
+        symbol = params.get("symbol", "")
+        rows = [(time, rate) for time, rate in self.funding.get(symbol, [])
+                if int(params.get("startTime") or 0) <= time <= int(params.get("endTime") or 2**62)]
+        return {"category": "linear", "list": [
+            {"symbol": symbol, "fundingRate": rate, "fundingRateTimestamp": str(time)}
+            for time, rate in reversed(rows[-limit:])]}
+
     def price(self, symbol: str) -> Decimal:
         self.instrument_rules(symbol)
         if symbol not in self.prices:

@@ -66,7 +66,7 @@ def slowed_progress(monkeypatch):
 @pytest.mark.parametrize("viewport", VIEWPORTS)
 def test_a_backtest_launched_from_the_page_shows_its_progress_and_becomes_its_report(
         browser, daphne, signed_in, viewport, make_strategy, slowed_progress):
-    from playwright.sync_api import expect  # here, as in tests/web: collecting the suite needs no Playwright
+    from playwright.sync_api import expect  # here, as in tests/dashboard: collecting the suite needs no Playwright
 
     strategy = make_strategy(name="Trend on BTC, 15 minutes", type="trend_following", symbols=["BTCUSDT"],
                              timeframe="15", is_active=False)
@@ -113,7 +113,7 @@ def test_a_backtest_launched_from_the_page_shows_its_progress_and_becomes_its_re
 @pytest.mark.parametrize("viewport", VIEWPORTS)
 def test_a_600_trade_report_fits_the_screen_and_every_chart_opens_on_the_whole_run(
         browser, daphne, signed_in, viewport, tmp_path):
-    from playwright.sync_api import expect  # here, as in tests/web: collecting the suite needs no Playwright
+    from playwright.sync_api import expect  # here, as in tests/dashboard: collecting the suite needs no Playwright
 
     busy = tmp_path / "busy scalper.json"
     busy.write_text(json.dumps({"type": "scalping", "timeframe": "1", "symbols": ["BTCUSDT"],

@@ -50,11 +50,13 @@ def test_the_migrations_ship_the_three_groups_with_their_permissions():
 
     view = {"strategies.view_strategy", "trades.view_trade", "trades.view_decision", "trades.view_cyclerun",
             "trades.view_backtestrun", "exchange.view_marketsubscription", "ai.view_aicall",
-            "notifications.view_delivery"}
+            "notifications.view_delivery", "optimise.view_optimisationrun"}
     assert perms("viewer") == view
-    assert perms("trader") == view | {"trades.trade_orders", "trades.set_leverage", "trades.add_backtestrun"}
+    assert perms("trader") == view | {"trades.trade_orders", "trades.set_leverage", "trades.add_backtestrun",
+                                      "optimise.add_optimisationrun"}
     assert perms("strategist") == view | {"strategies.add_strategy", "strategies.change_strategy",
-                                          "strategies.delete_strategy", "trades.add_backtestrun"}
+                                          "strategies.delete_strategy", "trades.add_backtestrun",
+                                          "optimise.add_optimisationrun"}
 
 
 def test_a_plain_user_cannot_create_or_activate_a_strategy_through_the_api(paper, make_member, make_strategy):

@@ -11,7 +11,7 @@ from core.errors import Forbidden
 from core.security import permission_refusal
 from trades.backtest.inputs import StrategySpec
 from trades.backtest.models import BacktestRun
-from trades.backtest.runner import RunSettings, parameters_of
+from trades.backtest.runner import RunSettings, parameters_of, symbol_label
 from trades.backtest.tasks import run_backtest
 
 logger = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ def launch_backtest(user, spec: StrategySpec, run_settings: RunSettings) -> Back
     if refusal:
         raise Forbidden(refusal)
     run = BacktestRun.objects.create(
-        strategy_id=spec.strategy_id, name=spec.name or spec.type, symbol=run_settings.symbol,
+        strategy_id=spec.strategy_id, name=spec.name or spec.type, symbol=symbol_label(run_settings),
         timeframe=spec.timeframe, start=run_settings.start, end=run_settings.end,
         parameters=parameters_of(spec, run_settings), initial_balance=run_settings.initial_balance)
 

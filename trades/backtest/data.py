@@ -17,13 +17,14 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from django.conf import settings
 
-from exchange.downloader import cache_directory
+from exchange.downloader import cache_directory, funding_path, read_funding
 from exchange.replay import load_minutes
 from market.candles import COLUMNS, bundled_files, find_gaps
 from market.instruments import check_symbol
@@ -132,6 +133,18 @@ def fit_range(symbol: str, source: str, start: datetime | None, end: datetime | 
     note = (f"The {symbol} candles cover only {covers}: the run covers {begin:%Y-%m-%d %H:%M} to "
             f"{finish:%Y-%m-%d %H:%M} UTC.") if cut else ""
     return Span(begin, finish, note)
+
+
+def funding_rates(symbol: str, source: str) -> dict[int, Decimal]:
+    """The funding rates known for ``symbol`` (``manage.py download_candles --funding`` keeps them beside the
+    candles: the download cache, the bundled directory, or beside a candle file); {} when none are."""
+    downloaded = settings.DATA_DIR / "candles"
+    roots = {BUNDLED: [downloaded, settings.CANDLE_DATA_DIR], CACHE: [downloaded]}.get(source, [Path(source).parent])
+    for root in roots:
+        rates = read_funding(funding_path(root, symbol))
+        if rates:
+            return rates
+    return {}
 
 
 def read_source(symbol: str, source: str) -> tuple[pd.DataFrame, str]:

@@ -11,6 +11,12 @@ It makes the live cycle's decisions with the live cycle's functions:
   one 1-minute candle at a time in Decimal exactly as the paper exchange walks them (``candle_step``), the time
   exit at the open of the first minute it is due (``time_exit_minute``), as the live cycle closes it.
 
+Perpetual costs, as the paper exchange charges them: funding (``EngineConfig.funding``, a
+``perpetual.FundingSchedule``) is summed per trade over the funding times it was held at, a slice of a sorted
+array, into cash at its close; isolated-margin liquidation (``market.liquidation``) is found like a stop when it
+comes before the trade's stop (exit reason "liquidation", at its price, no slippage), and for a trade with nothing
+else to watch, lazily, one stretch of candles at a time, skipped at once when the market never gets that far.
+
 Timing, as the live cycle sees it: a signal on a closed candle fills at the next 1-minute open; the
 position's stops are checked from its entry candle on; a stop reached inside a minute is known when
 that minute closes, so the next entry can come at the following open (a stop reached by the open
@@ -34,11 +40,12 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
-from market import exits, fills
+from market import exits, fills, liquidation
 from market.types import InstrumentRules, Side
 from strategies.sdk import trade_exits
 from trades.backtest import costs
 from trades.backtest.inputs import CandleCloses, SignalEvents
+from trades.backtest.perpetual import FundingSchedule, sizes_at
 from trades.risk import RiskParams, RiskRejected, daily_loss_breached, exit_plan, plan_entry, protective_prices
 
 ZERO = Decimal("0")
@@ -89,6 +96,8 @@ class EngineConfig:
     protective_stops: bool = True  # stop-loss and take-profit from trades.risk.protective_prices, as live
     reverse: bool = False  # an opposite signal closes and reverses the position (not a live rule)
     daily_loss_limit: Decimal | None = None  # the strategy's max_daily_loss_percentage
+    funding: FundingSchedule | None = None  # None: no funding (the fast path does no funding work at all)
+    liquidation: bool = True  # isolated-margin liquidation (market.liquidation) before a further stop
 
 
 @dataclass(slots=True)
@@ -127,6 +136,9 @@ class SimTrade:
     partials: list[PartialExit] = field(default_factory=list)
     exit_base: Decimal | None = None  # the last close's price before slippage, when market.exits decided it
     exit_tag: str = ""  # an exit signal's tag or custom_exit's reason
+    liq_price: Decimal | None = None  # where isolated margin liquidates it (None: not simulated)
+    liq_scanned: int = 0  # candles before this one are known not to reach liq_price (the lazy watch)
+    funding: float = 0.0  # funding received (negative: paid) while held; in cash at the close
 
     @property
     def remaining_size(self) -> float:
@@ -189,6 +201,7 @@ class Prices:
 class _Simulation:
     def __init__(self, minutes: Minutes, config: EngineConfig, closes: CandleCloses | None = None):
         self.m, self.c, self.prices = minutes, config, Prices(config)
+        self.n = len(minutes)
         self.closes = closes
         # The minutes at which an exit signal closes a long / a short, and the rows they come from.
         self.exit_rows = {direction: np.flatnonzero(flags) for direction, flags in (
@@ -202,6 +215,19 @@ class _Simulation:
         self.fixed_qty = Decimal(config.fixed_qty) if config.fixed_qty is not None else None
         self.fixed_size = float(self.fixed_qty) if self.fixed_qty is not None else 0.0
         self.leverage = float(config.risk.leverage)
+        self.extremes: tuple[np.ndarray, np.ndarray] | None = None
+        self.liq_reach = 1 / self.leverage - float(fills.DEFAULT_MAINTENANCE_MARGIN_RATE)
+        self.liquidation_on = config.liquidation
+        self.extreme_lists: tuple[list[float], list[float]] | None = None
+
+    def funds(self, bar: int) -> tuple[float, float]:
+        """(equity, available margin) the cycle would size an entry at ``bar`` on: one symbol, flat, so both are the
+        cash (``trades.backtest.portfolio`` shares them between symbols)."""
+        return self.cash, self.cash
+
+    def margin_room(self, bar: int) -> float:
+        """What the exchange lets an order at ``bar`` use for margin and fee."""
+        return self.cash
 
     def pause_reason(self, bar: int) -> str:
         limit = self.c.daily_loss_limit
@@ -209,7 +235,7 @@ class _Simulation:
             return ""
         day = int(self.m.day[bar])
         realized = dec(round(self.realized_by_day.get(day, 0.0), 8))
-        if self.paused_day == day or daily_loss_breached(realized, dec(round(self.cash, 8)), limit):
+        if self.paused_day == day or daily_loss_breached(realized, dec(round(self.funds(bar)[0], 8)), limit):
             self.paused_day = day
             return f"paused: daily loss limit {limit}% of equity reached ({realized:.2f} USDT realized that day)"
         return ""
@@ -218,9 +244,10 @@ class _Simulation:
         c = self.c
         qty = self.fixed_qty
         if qty is None:
+            equity, available = self.funds(bar)
             try:
                 qty = plan_entry(action="LONG" if action > 0 else "SHORT", price=dec(reference),
-                                 equity=dec(round(self.cash, 8)), available=dec(round(self.cash, 8)), params=c.risk,
+                                 equity=dec(round(equity, 8)), available=dec(round(available, 8)), params=c.risk,
                                  rules=c.rules, max_notional=c.max_notional).qty
             except RiskRejected as error:
                 return None, RISK, f"risk: {error}"
@@ -228,8 +255,9 @@ class _Simulation:
         price = self.prices.slipped(action, float(self.m.open[bar]))
         fee = size * price * self.prices.rate
         needed = size * price / self.leverage + fee
-        if needed > self.cash:  # the paper exchange refuses it ("ab not enough for new order")
-            return None, MARGIN, f"margin: needs {needed:.2f} USDT, {self.cash:.2f} available"
+        room = self.margin_room(bar)
+        if needed > room:  # the paper exchange refuses it ("ab not enough for new order")
+            return None, MARGIN, f"margin: needs {needed:.2f} USDT, {room:.2f} available"
         stop = target = plan = None
         side = Side.BUY if action > 0 else Side.SELL
         if c.protective_stops and c.risk.has_extra_exits:
@@ -242,12 +270,50 @@ class _Simulation:
         self.fees += fee
         trade = SimTrade(side=fills.BUY if action > 0 else fills.SELL, direction=action, qty=qty, size=size,
                          signal_time=signal_time, entry_bar=bar, entry_price=price,
-                         entry_fee=fee, stop_loss=stop, take_profit=target, plan=plan)
+                         entry_fee=fee, stop_loss=stop, take_profit=target, plan=plan, liq_scanned=bar)
+        if self.liquidation_on and self.may_liquidate(action, price, bar):
+            trade.liq_price = liquidation.liquidation_price(trade.side, dec(price), c.risk.leverage, c.rules.tick_size)
         return trade, ENTERED, ""
+
+    def may_liquidate(self, direction: int, entry: float, bar: int) -> bool:
+        """Whether the market ever reaches, from ``bar`` on, about where a position entered at ``entry`` would be
+        liquidated (a tick and a hair nearer, to be safe): when it cannot, the trade needs no watching at all."""
+        if self.extremes is None:  # the lowest low and highest high from each candle to the end, once per run
+            self.extremes = (np.minimum.accumulate(self.m.low[::-1])[::-1],
+                             np.maximum.accumulate(self.m.high[::-1])[::-1])
+        level = entry * (1 - direction * self.liq_reach) * (1 + direction * 1e-6) + direction * self.prices.tick
+        return self.extremes[0][bar] <= level if direction > 0 else self.extremes[1][bar] >= level
+
+    def liquidating(self, trade: SimTrade, stop) -> bool:
+        """Whether the price meets the trade's liquidation before ``stop`` (its stop is further, or it has none)."""
+        return trade.liq_price is not None and liquidation.before_stop(trade.side, trade.liq_price, stop)
+
+    def watch_liquidation(self, trade: SimTrade, until: int) -> _Exit | None:
+        """A trade with no stop or target to scan for (found lazily): the first candle up to ``until`` (included)
+        that reaches its liquidation price. Each candle is looked at once over the trade's life."""
+        if trade.liq_price is None or until < trade.liq_scanned:
+            return None
+        long_, level = trade.direction > 0, float(trade.liq_price)
+        if until - trade.liq_scanned < 64:  # a short stretch (most of them): plain lists beat a numpy call
+            if self.extreme_lists is None:
+                self.extreme_lists = (self.m.low.tolist(), self.m.high.tolist())
+            if (min(self.extreme_lists[0][trade.liq_scanned:until + 1]) > level if long_
+                    else max(self.extreme_lists[1][trade.liq_scanned:until + 1]) < level):
+                trade.liq_scanned = until + 1
+                return None
+        bar = first_touch(self.m.low, self.m.high, trade.liq_scanned, level, None, long_, until + 1)
+        trade.liq_scanned = until + 1
+        return None if bar < 0 else self.liquidated(trade, bar)
+
+    def liquidated(self, trade: SimTrade, bar: int) -> _Exit:
+        level, open_ = float(trade.liq_price), float(self.m.open[bar])
+        at_open = open_ <= level if trade.direction > 0 else open_ >= level
+        return self._decided(trade, bar, at_open, trade.liq_price, liquidation.LIQUIDATION)
 
     def find_exit(self, trade: SimTrade) -> _Exit | None:
         """How the trade ends: the first of its stops (``protective_exit``) and the strategy's exit signal; with
         ``custom_exit`` / ``custom_stoploss``, walked candle by candle (``walk_with_strategy``)."""
+        trade.liq_scanned = self.n  # every way of finding the exit looks for the liquidation too
         if self.closes is not None and self.closes.strategy is not None:
             return self.walk_with_strategy(trade)
         until, row = self.signal_exit_bar(trade)
@@ -281,14 +347,19 @@ class _Simulation:
         if trade.plan is not None or self.c.risk.exit_after_candles:
             return self.walk_exits(trade, until)
         if trade.stop_loss is None and trade.take_profit is None:
-            return None
+            # Only the liquidation to look for: up to a known exit now, else lazily (``watch_liquidation``).
+            trade.liq_scanned = trade.entry_bar
+            return self.watch_liquidation(trade, until) if until < self.n and trade.liq_price is not None else None
         m, long_ = self.m, trade.direction > 0
-        stop = float(trade.stop_loss) if trade.stop_loss else None
+        liquidating = self.liquidating(trade, trade.stop_loss)
+        stop = float(trade.liq_price) if liquidating else float(trade.stop_loss) if trade.stop_loss else None
         target = float(trade.take_profit) if trade.take_profit else None
         bar, end = trade.entry_bar, min(until + 1, len(m))
         while (bar := first_touch(m.low, m.high, bar, stop, target, long_, end)) >= 0:
             o, h, lo = float(m.open[bar]), float(m.high[bar]), float(m.low[bar])
             trigger = fills.stop_or_take_profit(trade.side, stop, target, o, h, lo)
+            if trigger is not None and liquidating and trigger.kind == "stop_loss":
+                return self.liquidated(trade, bar)
             if trigger is not None:
                 at_open = fills.stop_or_take_profit(trade.side, stop, target, o, o, o) is not None
                 return _Exit(bar, at_open, trigger)
@@ -312,6 +383,8 @@ class _Simulation:
         m = self.m
         open_ = dec(m.open[bar])
         high, low = (open_, open_) if bar == due else (dec(m.high[bar]), dec(m.low[bar]))
+        if self.liquidating(trade, plan.stop) and liquidation.reached(trade.side, trade.liq_price, low, high):
+            return self.liquidated(trade, bar), plan, ZERO
         outcome = exits.candle_step(plan, remaining, open_, high, low)
         for part in outcome.fills[:-1] if outcome.closed else outcome.fills:
             self.close_part(trade, bar, part)
@@ -403,11 +476,15 @@ class _Simulation:
             trade.partials = [part for part in trade.partials if part.bar < bar]
             trade.exit_base = None
         size = trade.remaining_size
-        fill = self.prices.slipped(-trade.direction, price)
+        # The exchange's liquidation engine takes the position over at the liquidation price: no slippage.
+        fill = price if reason == liquidation.LIQUIDATION else self.prices.slipped(-trade.direction, price)
         fee = size * fill * self.prices.rate
         gross = (fill - trade.entry_price) * size * trade.direction
         self.cash += gross - fee
         self.fees += fee
+        if self.c.funding is not None:
+            trade.funding = float(self.funding_moves(trade, bar)[1].sum())
+            self.cash += trade.funding
         gross += sum(part.gross for part in trade.partials)
         fee += sum(part.fee for part in trade.partials)
         trade.exit_bar, trade.exit_price, trade.exit_fee, trade.exit_reason = bar, fill, fee, reason
@@ -416,6 +493,14 @@ class _Simulation:
             day = int(self.m.day[bar])
             self.realized_by_day[day] = self.realized_by_day.get(day, 0.0) + trade.pnl
         self.trades.append(trade)
+
+    def funding_moves(self, trade: SimTrade, exit_bar: int) -> tuple[np.ndarray, np.ndarray]:
+        """The candles at which the trade's funding moved cash, and the amounts (held over ``entry < T <= exit``)."""
+        schedule = self.c.funding
+        held = schedule.held(trade.entry_bar, exit_bar)
+        bars = schedule.bar[held]
+        sizes = sizes_at(bars, trade.size, [(part.bar, float(part.qty)) for part in trade.partials])
+        return bars, schedule.amounts(held, trade.direction, sizes, self.m.close)
 
     def close_at(self, trade: SimTrade, exit_: _Exit) -> None:
         if exit_.trigger is None:
@@ -438,12 +523,15 @@ def simulate(minutes: Minutes, events: SignalEvents, config: EngineConfig, *, tr
     every = max(1, count // 50)
     opens = minutes.open
     limited = config.daily_loss_limit is not None
+    watching = config.liquidation
     firsts, ends, actions, prices, times = (events.first.tolist(), events.end.tolist(), events.action.tolist(),
                                             events.price.tolist(), events.candle_time.tolist())
     for i in range(count):
         if progress is not None and i % every == 0:
             progress(i / count)
         first, end, action = firsts[i], ends[i], actions[i]
+        if watching and exit_ is None and trade is not None and trade.liq_price is not None:
+            exit_ = sim.watch_liquidation(trade, end - 1)
         if trade is not None:
             if exit_ is not None and (exit_.bar < first or (exit_.bar == first and exit_.at_open)):
                 sim.close_at(trade, exit_)
@@ -469,6 +557,8 @@ def simulate(minutes: Minutes, events: SignalEvents, config: EngineConfig, *, tr
         details.append(why)
         if trade is not None:
             exit_ = sim.find_exit(trade)
+    if trade is not None and exit_ is None and watching:
+        exit_ = sim.watch_liquidation(trade, len(minutes) - 1)
     if trade is not None and exit_ is not None:
         sim.close_at(trade, exit_)
         trade = None
@@ -520,6 +610,14 @@ def _result(sim: _Simulation, open_trade: SimTrade | None, outcomes: list[str], 
     part_signed = np.array([float(p.qty) * t.direction for p, t in parts], dtype="float64")
     part_entry = np.array([t.entry_price for _, t in parts], dtype="float64")
     np.add.at(cash, part_bar, [p.gross - p.fee for p, _ in parts])
+    final = sim.cash
+    if sim.c.funding is not None:
+        for trade in everything:
+            bars, amounts = sim.funding_moves(trade, trade.exit_bar if trade.exit_bar >= 0 else n - 1)
+            np.add.at(cash, bars, amounts)
+            if trade is open_trade:
+                trade.funding = float(amounts.sum())
+                final += trade.funding
     remaining = signed - np.array([sum(float(p.qty) for p in t.partials) * t.direction for t in everything],
                                   dtype="float64")
     # What is held at each close ([entry, exit) per trade) and its cost, for the unrealized PnL.
@@ -537,7 +635,6 @@ def _result(sim: _Simulation, open_trade: SimTrade | None, outcomes: list[str], 
     held = np.where(open_count > 0, np.cumsum(held[:n]), 0.0)
     cost = np.where(open_count > 0, np.cumsum(cost[:n]), 0.0)
     equity = float(sim.c.initial_balance) + np.cumsum(cash[:n]) + held * m.close - cost
-    final = sim.cash
     if open_trade is not None and n:
         final += (float(m.close[-1]) - open_trade.entry_price) * open_trade.remaining_size * open_trade.direction
     return EngineResult(trades=sim.trades, open_trade=open_trade, equity=equity[trade_from:],

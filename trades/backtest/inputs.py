@@ -106,7 +106,7 @@ class StrategySpec:
         risk = RiskParams(risk_percentage=decimal("risk_percentage"),
                           stop_loss_percentage=decimal("stop_loss_percentage"),
                           take_profit_percentage=decimal("take_profit_percentage"), leverage=decimal("leverage"),
-                          **exits)
+                          max_positions=int(parameters.get("max_positions") or 1), **exits)
         return cls(type=parameters["type"], indicators=_stored_parameters(parameters["type"],
                                                                           parameters.get("indicators")),
                    timeframe=parameters["timeframe"], confirm_timeframe=parameters.get("confirm_timeframe") or "",
@@ -137,6 +137,7 @@ class StrategySpec:
                 "confirm_timeframe": self.confirm_timeframe, "risk_percentage": str(risk.risk_percentage),
                 "stop_loss_percentage": str(risk.stop_loss_percentage),
                 "take_profit_percentage": str(risk.take_profit_percentage), "leverage": str(risk.leverage),
+                "max_positions": risk.max_positions,
                 "max_daily_loss_percentage": (None if self.max_daily_loss_percentage is None
                                               else str(self.max_daily_loss_percentage)),
                 "use_ai_confirmation": self.use_ai_confirmation, "min_ai_confidence": self.min_ai_confidence,

@@ -16,10 +16,12 @@ from decimal import Decimal
 
 import pandas as pd
 
-from market import fills
+from market import fills, funding, liquidation
 from trades.backtest.engine import EngineConfig, EngineResult, Minutes, SimTrade, dec
+from trades.backtest.perpetual import FundingSchedule
 
 ZERO = Decimal("0")
+NO_FUNDING = "funding not simulated"
 
 
 class LedgerMismatch(AssertionError):
@@ -60,6 +62,8 @@ class LedgerTrade:
     pnl: Decimal  # net of the opening and closing fees
     parts: tuple[LedgerPart, ...] = ()  # closed before the rest, in order
     exit_tag: str = ""  # the exit signal's tag or custom_exit's reason
+    funding: Decimal = ZERO  # received (negative: paid) at the funding times it was held at; not in pnl
+    symbol: str = ""  # in a portfolio run
 
     def as_dict(self) -> dict:
         def text(value):
@@ -72,7 +76,8 @@ class LedgerTrade:
                 "exit_time": self.exit_time.isoformat() if self.exit_time else None,
                 "exit_price": text(self.exit_price), "exit_fee": str(self.exit_fee), "exit_reason": self.exit_reason,
                 "exit_tag": self.exit_tag, "gross": str(self.gross), "pnl": str(self.pnl),
-                "parts": [part.as_dict() for part in self.parts]}
+                "funding": str(self.funding), "parts": [part.as_dict() for part in self.parts],
+                **({"symbol": self.symbol} if self.symbol else {})}
 
 
 @dataclass(frozen=True)
@@ -82,14 +87,23 @@ class Ledger:
     cash: Decimal
     final_equity: Decimal
     fees_paid: Decimal
+    funding: Decimal = ZERO  # every trade's, the open one's included
+    funding_note: str = ""  # market.funding.ASSUMED_NOTE when some rate was assumed; NO_FUNDING when it was off
+    more_open: tuple[LedgerTrade, ...] = ()  # a portfolio's other open trades (one per symbol at most)
+
+    @property
+    def open_trades(self) -> list[LedgerTrade]:
+        return [self.open_trade, *self.more_open] if self.open_trade is not None else []
 
 
 def replay_ledger(result: EngineResult, minutes: Minutes, config: EngineConfig) -> Ledger:
     slippage, rate, tick = Decimal(config.slippage_bps), Decimal(config.fee_rate), config.rules.tick_size
-    cash, paid = Decimal(config.initial_balance), ZERO
+    cash, paid, funded = Decimal(config.initial_balance), ZERO, ZERO
     closed: list[LedgerTrade] = []
     open_trade = None
     for trade in [*result.trades, *([result.open_trade] if result.open_trade else [])]:
+        received = funding_of(trade, minutes, config.funding)
+        cash, funded = cash + received, funded + received
         entry = fills.slipped_price(trade.side, dec(minutes.open[trade.entry_bar]), slippage, tick)
         entry_fee = fills.fee(trade.qty, entry, rate)
         cash, paid = cash - entry_fee, paid + entry_fee
@@ -105,7 +119,8 @@ def replay_ledger(result: EngineResult, minutes: Minutes, config: EngineConfig) 
                                     reason=part.reason, pnl=outcome.closed_pnl))
         values = {"side": trade.side, "qty": trade.qty, "signal_time": _time(trade.signal_time),
                   "entry_time": _time(minutes.start[trade.entry_bar]), "entry_price": entry, "entry_fee": entry_fee,
-                  "stop_loss": trade.stop_loss, "take_profit": trade.take_profit, "parts": tuple(parts)}
+                  "stop_loss": trade.stop_loss, "take_profit": trade.take_profit, "parts": tuple(parts),
+                  "funding": received}
         parts_fee = sum((part.fee for part in parts), ZERO)
         parts_pnl = sum((part.pnl for part in parts), ZERO)
         if trade.exit_bar < 0:
@@ -113,7 +128,9 @@ def replay_ledger(result: EngineResult, minutes: Minutes, config: EngineConfig) 
             open_trade = LedgerTrade(**values, exit_time=None, exit_price=None, exit_fee=parts_fee, exit_reason="open",
                                      gross=fills.unrealized_pnl(trade.side, position.size, entry, mark), pnl=parts_pnl)
             continue
-        exit_price = fills.slipped_price(closing, _exit_base(trade, minutes), slippage, tick)
+        exit_price = _exit_base(trade, minutes)
+        if trade.exit_reason != liquidation.LIQUIDATION:  # the liquidation engine takes it at its price
+            exit_price = fills.slipped_price(closing, exit_price, slippage, tick)
         exit_fee = fills.fee(position.size, exit_price, rate)
         outcome = fills.apply_fill(position, closing, position.size, exit_price, exit_fee)
         cash, paid = cash + outcome.cash_change, paid + exit_fee
@@ -121,7 +138,22 @@ def replay_ledger(result: EngineResult, minutes: Minutes, config: EngineConfig) 
                                   exit_fee=parts_fee + exit_fee, exit_reason=trade.exit_reason, exit_tag=trade.exit_tag,
                                   gross=part_gross + outcome.realized_gross, pnl=parts_pnl + outcome.closed_pnl))
     final = cash + (open_trade.gross if open_trade else ZERO)
-    return Ledger(trades=closed, open_trade=open_trade, cash=cash, final_equity=final, fees_paid=paid)
+    return Ledger(trades=closed, open_trade=open_trade, cash=cash, final_equity=final, fees_paid=paid,
+                  funding=funded, funding_note=config.funding.note if config.funding is not None else NO_FUNDING)
+
+
+def funding_of(trade: SimTrade, minutes: Minutes, schedule: FundingSchedule | None) -> Decimal:
+    """The trade's funding in Decimal (``market.funding.payment`` per time held, on what was still held then),
+    as the paper exchange books it."""
+    if schedule is None:
+        return ZERO
+    exit_bar = trade.exit_bar if trade.exit_bar >= 0 else len(minutes) - 1
+    held = schedule.held(trade.entry_bar, exit_bar)
+    total = ZERO
+    for bar, rate in zip(schedule.bar[held].tolist(), schedule.rates[held], strict=True):
+        size = trade.qty - sum((part.qty for part in trade.partials if part.bar < bar), ZERO)
+        total += funding.payment(trade.side, size, dec(minutes.close[bar - 1]), rate)
+    return total
 
 
 def _exit_base(trade: SimTrade, minutes: Minutes) -> Decimal:

@@ -10,6 +10,7 @@ Sortino, exposure) come from the engine's per-minute equity:
   (Sortino: over the root mean square of the negative returns), times sqrt(candles per year); crypto
   trades all year, so a year is 365 days; no risk-free rate;
 - CAGR: total growth raised to (365 days / the range's length) minus 1;
+- Calmar: CAGR over the max drawdown, both in percent (none without a drawdown);
 - exposure: the share of minutes that closed with a position open.
 """
 
@@ -24,6 +25,7 @@ import pandas as pd
 
 from market.candles import resample
 from market.intervals import INTERVAL_MINUTES
+from trades.backtest.breakdowns import breakdowns
 from trades.backtest.data import CandleData
 from trades.backtest.engine import OUTCOMES, EngineResult
 from trades.backtest.ledger import Ledger
@@ -55,11 +57,12 @@ def build_report(result: EngineResult, ledger: Ledger, data: CandleData, *, time
     growth = float(final / initial_balance) if initial_balance else 0.0
     sharpe, sortino = sharpe_sortino(equity, INTERVAL_MINUTES[timeframe])
     counts = {outcome: result.outcomes.count(outcome) for outcome in OUTCOMES}
+    cagr = round((growth ** (YEAR_MINUTES / minutes) - 1) * 100, 4) if growth > 0 else -100.0
     metrics = {
         "initial_balance": str(initial_balance),
         "final_equity": str(final),
         "total_return_pct": _pct((final - initial_balance) / initial_balance * HUNDRED),
-        "cagr_pct": round((growth ** (YEAR_MINUTES / minutes) - 1) * 100, 4) if growth > 0 else -100.0,
+        "cagr_pct": cagr,
         "trades": stats.total_trades,
         "wins": stats.wins,
         "losses": stats.losses,
@@ -77,15 +80,20 @@ def build_report(result: EngineResult, ledger: Ledger, data: CandleData, *, time
         "max_drawdown_trough": drawdown["trough"],
         "sharpe": sharpe,
         "sortino": sortino,
+        "calmar": round(cagr / drawdown["pct"], 4) if drawdown["pct"] > 0 else None,
         "exposure_pct": round(float(result.exposure.mean()) * 100, 4) if len(result.exposure) else 0.0,
         "signals": len(result.outcomes),
         "signal_outcomes": counts,
         "open_position": ledger.open_trade is not None,
-        "unrealized_pnl": str(ledger.open_trade.gross) if ledger.open_trade else "0",
+        "unrealized_pnl": str(sum((trade.gross for trade in ledger.more_open), ledger.open_trade.gross))
+        if ledger.open_trade else "0",
+        "funding": str(ledger.funding),
+        "funding_note": ledger.funding_note,
+        "liquidations": sum(1 for trade in ledger.trades if trade.exit_reason == "liquidation"),
+        "breakdowns": breakdowns(ledger, data.symbol),
     }
     trades = [trade.as_dict() for trade in ledger.trades]
-    if ledger.open_trade is not None:
-        trades.append(ledger.open_trade.as_dict())
+    trades += [trade.as_dict() for trade in ledger.open_trades]
     return Report(metrics=metrics, equity_curve=downsample(equity, times), trades=trades,
                   chart=chart_candles(data, timeframe))
 
@@ -183,9 +191,23 @@ def summary_rows(metrics: dict) -> list[tuple[str, str]]:
         ("Sharpe / Sortino", f"{_num(metrics['sharpe'])} / {_num(metrics['sortino'])} (annualised)"),
         ("exposure", f"{pct(metrics['exposure_pct'])} of the time"),
         ("fees paid", money(metrics["fees_paid"])),
+        *_perpetual_rows(metrics),
         ("signals", f"{metrics['signals']} ({outcomes.get('entered', 0)} entered"
                     + (f"; skipped: {skipped}" if skipped else "") + ")"),
     ]
+
+
+def _perpetual_rows(metrics: dict) -> list[tuple[str, str]]:
+    """Funding and liquidations, for runs that simulated them (older runs stored neither)."""
+    rows = []
+    if "funding" in metrics:
+        amount = Decimal(metrics["funding"])
+        way = "received" if amount > 0 else "paid"
+        note = f" ({metrics['funding_note']})" if metrics.get("funding_note") else ""
+        rows.append(("funding", f"{abs(amount):,.2f} USDT {way}{note}"))
+    if metrics.get("liquidations"):
+        rows.append(("liquidations", str(metrics["liquidations"])))
+    return rows
 
 
 def _duration(seconds: int) -> str:

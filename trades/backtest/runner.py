@@ -12,7 +12,7 @@ import logging
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cache
@@ -28,8 +28,8 @@ from market.instruments import BUNDLED_RULES
 from market.intervals import INTERVAL_MINUTES
 from market.types import InstrumentRules
 from strategies.sdk.kernel import StrategyError
-from trades.backtest import ai, costs
-from trades.backtest.data import BUNDLED, CandleData, load_candles
+from trades.backtest import ai, costs, portfolio
+from trades.backtest.data import BUNDLED, CandleData, funding_rates, load_candles
 from trades.backtest.engine import EngineConfig, EngineResult, Minutes, simulate
 from trades.backtest.inputs import (
     CandleCloses,
@@ -42,6 +42,7 @@ from trades.backtest.inputs import (
 )
 from trades.backtest.ledger import Ledger, replay_ledger
 from trades.backtest.models import BacktestRun
+from trades.backtest.perpetual import FundingSchedule
 from trades.backtest.report import Report, build_report
 
 logger = logging.getLogger(__name__)
@@ -52,7 +53,8 @@ ENGINE_SOURCES = ("trades/backtest/engine.py", "trades/backtest/inputs.py", "tra
                   "trades/backtest/report.py", "market/fills.py", "market/candles.py", "trades/risk.py",
                   "trades/metrics.py", "strategies/indicators.py", "strategies/rules.py", "strategies/signals.py",
                   "strategies/sdk/kernel.py", "strategies/sdk/base.py", "strategies/builtin/rule_based.py",
-                  "market/exits.py", "strategies/sdk/trade_exits.py")
+                  "market/exits.py", "strategies/sdk/trade_exits.py", "market/funding.py", "market/liquidation.py",
+                  "trades/backtest/perpetual.py", "trades/backtest/portfolio.py", "trades/backtest/breakdowns.py")
 # For symbols without known rules (a file or download of another pair): fine steps, Bybit's usual minimum value.
 GENERIC_RULES = dict(tick_size=Decimal("0.0001"), qty_step=Decimal("0.001"), min_qty=Decimal("0.001"),
                      max_qty=Decimal("1000000000"), min_notional=Decimal("5"))
@@ -69,9 +71,20 @@ class RunSettings:
     slippage_bps: Decimal = costs.SLIPPAGE_BPS
     use_ai: bool = False
     note: str = ""  # the requested range was cut to the candles there are (data.fit_range)
+    symbols: tuple[str, ...] = ()  # a portfolio run: these symbols on one wallet (``symbol`` is the first)
+    funding: bool = True  # funding every 8 h (market.funding): the rates downloaded, else the assumed one
+
+    @property
+    def all_symbols(self) -> tuple[str, ...]:
+        return self.symbols or (self.symbol,)
+
+    @property
+    def is_portfolio(self) -> bool:
+        return len(self.all_symbols) > 1
 
     def as_parameters(self) -> dict:
-        return {"symbol": self.symbol, "start": self.start.isoformat(), "end": self.end.isoformat(),
+        return {"symbol": self.symbol, **({"symbols": list(self.symbols)} if self.is_portfolio else {}),
+                "funding": self.funding, "start": self.start.isoformat(), "end": self.end.isoformat(),
                 "source": self.source, "initial_balance": str(self.initial_balance), "fee_rate": str(self.fee_rate),
                 "slippage_bps": str(self.slippage_bps), "use_ai": self.use_ai,
                 "max_order_notional": str(settings.MAX_ORDER_NOTIONAL), "bot_timezone": settings.BOT_TIMEZONE,
@@ -83,7 +96,8 @@ class RunSettings:
                    end=parse_datetime(parameters["end"]), source=parameters.get("source", BUNDLED),
                    initial_balance=Decimal(parameters["initial_balance"]), fee_rate=Decimal(parameters["fee_rate"]),
                    slippage_bps=Decimal(parameters["slippage_bps"]), use_ai=bool(parameters.get("use_ai")),
-                   note=parameters.get("note", ""))
+                   note=parameters.get("note", ""), symbols=tuple(parameters.get("symbols") or ()),
+                   funding=bool(parameters.get("funding", False)))  # runs stored before funding had none
 
 
 @dataclass(frozen=True)
@@ -98,6 +112,7 @@ class Prepared:
     config: EngineConfig
     ai_estimate: ai.AIEstimate | None
     started: float
+    legs: tuple[Prepared, ...] = ()  # a portfolio run: one per symbol (this one's fields are the first symbol's)
 
 
 @dataclass(frozen=True)
@@ -121,6 +136,8 @@ def warmup_for(spec: StrategySpec) -> timedelta:
 
 def prepare(spec: StrategySpec, run: RunSettings, *, data: CandleData | None = None,
             progress: Progress | None = None) -> Prepared:
+    if run.is_portfolio:
+        return _prepare_portfolio(spec, run, progress=progress)
     started = time.perf_counter()
     report = progress or (lambda fraction, phase: None)
     report(0.0, "loading candles")
@@ -131,9 +148,11 @@ def prepare(spec: StrategySpec, run: RunSettings, *, data: CandleData | None = N
     minutes = Minutes.from_frame(data.frame, settings.BOT_TIMEZONE)
     events = signal_events(signals.frame, signals.actions, spec.timeframe, minutes.start, data.trade_from)
     closes = candle_closes(signals, spec.timeframe, minutes.start, run.symbol)
+    schedule = FundingSchedule.build(minutes.start, funding_rates(run.symbol, run.source)) if run.funding else None
     config = EngineConfig(rules=instrument_rules(run.symbol), risk=spec.risk, initial_balance=run.initial_balance,
                           fee_rate=run.fee_rate, slippage_bps=run.slippage_bps,
-                          max_notional=settings.MAX_ORDER_NOTIONAL, daily_loss_limit=spec.max_daily_loss_percentage)
+                          max_notional=settings.MAX_ORDER_NOTIONAL, daily_loss_limit=spec.max_daily_loss_percentage,
+                          funding=schedule)
     estimate = None
     if run.use_ai and spec.use_ai_confirmation:
         estimate = ai.estimate(spec, run.symbol, events, signals.frame)
@@ -141,7 +160,25 @@ def prepare(spec: StrategySpec, run: RunSettings, *, data: CandleData | None = N
                     closes=closes, config=config, ai_estimate=estimate, started=started)
 
 
+def _prepare_portfolio(spec: StrategySpec, run: RunSettings, *, progress: Progress | None = None) -> Prepared:
+    """Each symbol prepared as a one-symbol run over the same range; the first one's fields stand for the run."""
+    started = time.perf_counter()
+    legs = tuple(prepare(spec, replace(run, symbol=symbol, symbols=()), progress=progress)
+                 for symbol in run.all_symbols)
+    estimates = [leg.ai_estimate for leg in legs if leg.ai_estimate is not None]
+    estimate = None
+    if estimates:  # every symbol's questions: the counts and the cost add up, the tokens per question average
+        estimate = ai.AIEstimate(
+            questions=sum(e.questions for e in estimates), cached=sum(e.cached for e in estimates),
+            prompt_tokens=round(sum(e.prompt_tokens for e in estimates) / len(estimates)),
+            completion_tokens=round(sum(e.completion_tokens for e in estimates) / len(estimates)),
+            cost_usd=sum((e.cost_usd for e in estimates), Decimal(0)), measured=all(e.measured for e in estimates))
+    return replace(legs[0], settings=run, legs=legs, ai_estimate=estimate, started=started)
+
+
 def complete(prepared: Prepared, *, progress: Progress | None = None) -> Outcome:
+    if prepared.legs:
+        return _complete_portfolio(prepared, progress=progress)
     report = progress or (lambda fraction, phase: None)
     spec, run = prepared.spec, prepared.settings
     ai_filter = ai.cache_filter(spec, run.symbol, prepared.events) if prepared.ai_estimate is not None else None
@@ -160,6 +197,34 @@ def complete(prepared: Prepared, *, progress: Progress | None = None) -> Outcome
                    elapsed_ms=round((time.perf_counter() - prepared.started) * 1000))
 
 
+def _complete_portfolio(prepared: Prepared, *, progress: Progress | None = None) -> Outcome:
+    report = progress or (lambda fraction, phase: None)
+    spec = prepared.spec
+    legs = [portfolio.Leg(symbol=leg.settings.symbol, minutes=leg.minutes, events=leg.events, config=leg.config,
+                          closes=leg.closes, trade_from=leg.data.trade_from,
+                          ai_filter=(ai.cache_filter(spec, leg.settings.symbol, leg.events)
+                                     if leg.ai_estimate is not None else None))
+            for leg in prepared.legs]
+    try:
+        result = portfolio.simulate_portfolio(legs, prepared.config, max_positions=spec.risk.max_positions,
+                                              progress=lambda fraction: report(0.15 + 0.75 * fraction, "simulating"))
+    except StrategyError as error:
+        raise ValidationError(str(error)) from None
+    report(0.9, "building the report")
+    ledger = portfolio.joined_ledger(result, legs)
+    joined = EngineResult(trades=[], open_trade=None, equity=result.equity, exposure=result.exposure,
+                          outcomes=result.outcomes, details=result.details, final_equity=result.final_equity,
+                          fees_paid=0.0, trade_from=result.trade_from)
+    built = build_report(joined, ledger, prepared.data, timeframe=spec.timeframe,
+                         initial_balance=prepared.settings.initial_balance)
+    built.metrics["symbols"] = list(prepared.settings.all_symbols)
+    built.metrics["max_positions"] = spec.risk.max_positions
+    built.metrics["max_open_positions"] = result.max_open
+    report(1.0, "done")
+    return Outcome(prepared=prepared, result=joined, ledger=ledger, report=built,
+                   elapsed_ms=round((time.perf_counter() - prepared.started) * 1000))
+
+
 def execute(spec: StrategySpec, run: RunSettings, *, progress: Progress | None = None) -> Outcome:
     return complete(prepare(spec, run, progress=progress), progress=progress)
 
@@ -173,7 +238,7 @@ def store(outcome: Outcome, run: BacktestRun | None = None) -> BacktestRun:
     prepared, built = outcome.prepared, outcome.report
     spec, settings_ = prepared.spec, prepared.settings
     run = run or BacktestRun(strategy_id=spec.strategy_id)
-    run.name, run.symbol, run.timeframe = spec.name or spec.type, settings_.symbol, spec.timeframe
+    run.name, run.symbol, run.timeframe = spec.name or spec.type, symbol_label(settings_), spec.timeframe
     run.start, run.end = settings_.start, settings_.end
     run.parameters = parameters_of(spec, settings_)
     if prepared.ai_estimate is not None:
@@ -189,6 +254,11 @@ def store(outcome: Outcome, run: BacktestRun | None = None) -> BacktestRun:
     run.status, run.progress, run.error, run.finished_at = BacktestRun.Status.DONE, 100, "", timezone.now()
     run.save()
     return run
+
+
+def symbol_label(run: RunSettings) -> str:
+    """What the run's symbol column says: the symbol, or a portfolio's symbols joined by commas."""
+    return ",".join(run.all_symbols)[:50]
 
 
 def run_pending(run_id: int) -> str:

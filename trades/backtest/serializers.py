@@ -41,6 +41,12 @@ class BacktestDetailSerializer(BacktestSummarySerializer):
 class BacktestLaunchSerializer(serializers.Serializer):
     strategy = serializers.PrimaryKeyRelatedField(queryset=Strategy.objects.all(), help_text="Strategy id.")
     symbol = serializers.CharField(required=False, max_length=30, help_text="Default: the strategy's first symbol.")
+    symbols = serializers.ListField(
+        child=serializers.CharField(max_length=30), required=False, min_length=1, max_length=10,
+        help_text="A portfolio run: these symbols on one wallet, at most the strategy's max_positions open at once "
+                  "(instead of symbol).")
+    funding = serializers.BooleanField(default=True, help_text="Pay funding every 8 h (the downloaded rates, else "
+                                                               "0.01 % per 8 h, which the report says).")
     timeframe = serializers.ChoiceField(choices=TIMEFRAME_CHOICES, required=False,
                                         help_text="Default: the strategy's.")
     start = serializers.DateField(required=False, help_text="First day (UTC). Default: the data's first day.")
@@ -58,9 +64,14 @@ class BacktestLaunchSerializer(serializers.Serializer):
 
     def validate(self, attrs):
         strategy = attrs["strategy"]
-        symbol = (attrs.get("symbol") or (strategy.symbols[0] if strategy.symbols else "")).upper()
-        if not SYMBOL_PATTERN.match(symbol):
-            raise serializers.ValidationError({"symbol": f"{symbol!r} is not a USDT perpetual such as BTCUSDT."})
+        if attrs.get("symbols") and attrs.get("symbol"):
+            raise serializers.ValidationError({"symbols": "Give symbol (one) or symbols (a portfolio), not both."})
+        symbols = tuple(dict.fromkeys(name.upper() for name in attrs.get("symbols") or [
+            attrs.get("symbol") or (strategy.symbols[0] if strategy.symbols else "")]))
+        for symbol in symbols:
+            if not SYMBOL_PATTERN.match(symbol):
+                field = "symbols" if attrs.get("symbols") else "symbol"
+                raise serializers.ValidationError({field: f"{symbol!r} is not a USDT perpetual such as BTCUSDT."})
         spec = StrategySpec.from_strategy(strategy)
         if attrs.get("timeframe"):
             spec = replace(spec, timeframe=attrs["timeframe"])
@@ -69,13 +80,19 @@ class BacktestLaunchSerializer(serializers.Serializer):
         if start is not None and end is not None and end <= start:
             raise serializers.ValidationError({"end": "The last day must not be before the first."})
         try:
-            span = fit_range(symbol, attrs["data_source"], start, end, warmup_for(spec))
+            spans = [fit_range(symbol, attrs["data_source"], start, end, warmup_for(spec)) for symbol in symbols]
         except RangeError as error:
             raise serializers.ValidationError({"start": str(error)}) from None
         except DataError as error:
-            raise serializers.ValidationError({"symbol": str(error)}) from None
+            raise serializers.ValidationError({"symbols" if len(symbols) > 1 else "symbol": str(error)}) from None
+        span = replace(spans[0], start=max(s.start for s in spans), end=min(s.end for s in spans),
+                       note=" ".join(s.note for s in spans if s.note))
+        if span.end <= span.start:
+            raise serializers.ValidationError({"start": f"{', '.join(symbols)} have no candles in common there."})
         attrs["spec"] = spec
-        attrs["settings"] = RunSettings(symbol=symbol, start=span.start, end=span.end, source=attrs["data_source"],
+        attrs["settings"] = RunSettings(symbol=symbols[0], symbols=symbols if len(symbols) > 1 else (),
+                                        funding=attrs["funding"], start=span.start, end=span.end,
+                                        source=attrs["data_source"],
                                         initial_balance=attrs["initial_balance"],
                                         fee_rate=attrs["fee_percent"] / 100, slippage_bps=attrs["slippage_bps"],
                                         use_ai=attrs["ai"], note=span.note)

@@ -1,5 +1,7 @@
 """``manage.py download_candles --symbol BTCUSDT --from 2026-01-01 --to 2026-01-31``: Bybit 1-minute klines
-into the file cache that ``manage.py backtest --data cache`` reads. Public endpoint, no keys; resumable."""
+into the file cache that ``manage.py backtest --data cache`` reads. Public endpoint, no keys; resumable.
+``--funding`` also fetches the funding rates of the range (``/v5/market/funding/history``), which backtests and
+the paper exchange then pay instead of the assumed 0.01 % per 8 h."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from django.core.management import BaseCommand, CommandError
 from core.progress import progress_bar
 from exchange.bybit import ENDPOINTS
 from exchange.bybit_http import BybitHttp
-from exchange.downloader import download_candles
+from exchange.downloader import download_candles, download_funding, funding_path
 from market.errors import ExchangeError, InvalidOrderError
 from market.instruments import check_symbol
 
@@ -33,8 +35,10 @@ class Command(BaseCommand):
         parser.add_argument("--from", dest="start", required=True, help="First day (UTC), e.g. 2026-03-01.")
         parser.add_argument("--to", dest="end", required=True, help="Last day (UTC), included.")
         parser.add_argument("--dir", default=None, help="Cache root (default TRADEBOT_DATA_DIR/candles).")
+        parser.add_argument("--funding", action="store_true",
+                            help="Also download the funding rates of the range (kept beside the candles).")
 
-    def handle(self, *args, symbol, start, end, dir=None, **options):  # noqa: A002 - the option's name
+    def handle(self, *args, symbol, start, end, dir=None, funding=False, **options):  # noqa: A002 - the option's name
         try:
             symbol = check_symbol(symbol.upper())
         except InvalidOrderError as error:
@@ -61,5 +65,11 @@ class Command(BaseCommand):
             self.stdout.write(self.style.WARNING(
                 f"{report.missing:,} minute(s) of the range have no candle on Bybit (a gap, or before the listing); "
                 f"they stay missing: backtests report gaps, they never fill them in"))
+        if funding:
+            try:
+                count = download_funding(http, symbol, first, last, root)
+            except ExchangeError as error:
+                raise CommandError(f"Bybit refused the funding history: {error}") from None
+            self.stdout.write(self.style.SUCCESS(f"{symbol}: {count} funding rates in {funding_path(root, symbol)}"))
         self.stdout.write(f"backtest on them with: manage.py backtest --data cache --symbol {symbol} "
                           f"--from {start} --to {end} ...")

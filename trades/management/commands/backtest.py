@@ -66,6 +66,12 @@ class Command(BaseCommand):
         source.add_argument("--strategy", type=int, metavar="ID", help="A saved strategy.")
         source.add_argument("--config", metavar="FILE", help="A JSON file with the Strategy API's fields.")
         parser.add_argument("--symbol", help="Default: the strategy's first symbol, or BTCUSDT.")
+        parser.add_argument("--symbols", metavar="A,B,C",
+                            help="A portfolio run: these symbols on one wallet, at most the strategy's max_positions "
+                                 "open at once, as the live cycle trades them (e.g. BTCUSDT,ETHUSDT,SOLUSDT).")
+        parser.add_argument("--no-funding", action="store_true",
+                            help="Leave funding out (by default it is paid every 8 h: the downloaded rates, else "
+                                 "0.01 %% per 8 h, which the report then says).")
         parser.add_argument("--timeframe", choices=list(INTERVAL_MINUTES), help="Override the strategy's.")
         parser.add_argument("--from", dest="start", help="First day (UTC), e.g. 2026-03-24. Default: the data's.")
         parser.add_argument("--to", dest="end", help="Last day (UTC, included). Default: the data's.")
@@ -120,7 +126,8 @@ class Command(BaseCommand):
         self.default_symbol = symbols[0] if symbols else "BTCUSDT"
         if len(symbols) > 1 and not options["symbol"]:
             self.stderr.write(f"The strategy trades {', '.join(symbols)}; this backtest runs on the first, "
-                              f"{symbols[0]} (--symbol picks another).", style_func=self.style.WARNING)
+                              f"{symbols[0]} (--symbol picks another; --symbols {','.join(symbols)} runs them on one "
+                              f"wallet).", style_func=self.style.WARNING)
         if options["timeframe"]:
             spec = replace(spec, timeframe=options["timeframe"])
         return self._with_params(spec, options["param"])
@@ -143,23 +150,41 @@ class Command(BaseCommand):
         except ValidationError as error:
             raise CommandError(_message(error)) from None
 
-    def _settings(self, spec: StrategySpec, options) -> RunSettings:
-        symbol = (options["symbol"] or self.default_symbol).upper()
+    def _symbols(self, options) -> tuple[str, ...]:
+        if options["symbols"] and options["symbol"]:
+            raise CommandError("give --symbol (one) or --symbols (a portfolio), not both")
+        if options["symbols"] and options["grid"]:
+            raise CommandError("--grid sweeps one symbol: give --symbol instead of --symbols")
+        named = options["symbols"].split(",") if options["symbols"] else [options["symbol"] or self.default_symbol]
+        symbols = tuple(dict.fromkeys(symbol.strip().upper() for symbol in named if symbol.strip()))
         try:
-            check_symbol(symbol)
+            for symbol in symbols:
+                check_symbol(symbol)
         except InvalidOrderError as error:
             raise CommandError(str(error)) from None
+        if not symbols:
+            raise CommandError("--symbols needs at least one symbol, e.g. BTCUSDT,ETHUSDT")
+        return symbols
+
+    def _settings(self, spec: StrategySpec, options) -> RunSettings:
+        symbols = self._symbols(options)
         start = parse_moment(options["start"]) if options["start"] else None
         end = parse_moment(options["end"], end=True) if options["end"] else None
         if start is not None and end is not None and end <= start:
             raise CommandError("--to must not be before --from")
-        try:  # default range: all of it, after the warm-up the live cycle would have had
-            span = fit_range(symbol, options["data"], start, end, warmup_for(spec))
+        try:  # default range: all of it, after the warm-up the live cycle would have had; a portfolio: all share
+            spans = [fit_range(symbol, options["data"], start, end, warmup_for(spec)) for symbol in symbols]
         except DataError as error:
             raise CommandError(str(error)) from None
+        span = replace(spans[0], start=max(s.start for s in spans), end=min(s.end for s in spans),
+                       note=" ".join(s.note for s in spans if s.note))
+        if span.end <= span.start:
+            raise CommandError(f"{', '.join(symbols)} have no candles in common in that range")
         if span.note:
             self.stderr.write(span.note, style_func=self.style.WARNING)
-        return RunSettings(symbol=symbol, start=span.start, end=span.end, source=options["data"], note=span.note,
+        return RunSettings(symbol=symbols[0], symbols=symbols if len(symbols) > 1 else (),
+                           funding=not options["no_funding"],
+                           start=span.start, end=span.end, source=options["data"], note=span.note,
                            initial_balance=parse_decimal(options["balance"], "--balance", minimum=Decimal("1")),
                            fee_rate=parse_decimal(options["fee"], "--fee") / 100,
                            slippage_bps=parse_decimal(options["slippage_bps"], "--slippage-bps"), use_ai=options["ai"])
@@ -188,7 +213,7 @@ class Command(BaseCommand):
                                           "equity_curve": stored.equity_curve}, indent=2))
             return
         data = prepared.data
-        self.stdout.write(f"{stored.name}: {spec.type} on {run.symbol} {spec.timeframe}m, "
+        self.stdout.write(f"{stored.name}: {spec.type} on {', '.join(run.all_symbols)} {spec.timeframe}m, "
                           f"{data.start:%Y-%m-%d %H:%M} to {data.end:%Y-%m-%d %H:%M} UTC, {data.candles:,} candles "
                           f"of {data.label} (+{data.trade_from:,} warm-up); "
                           f"fee {costs.fee_percent(run.fee_rate)}% per side, slippage {run.slippage_bps} bps")
@@ -199,10 +224,24 @@ class Command(BaseCommand):
             self.stdout.write(self.style.WARNING(f"... {len(data.gaps)} gaps in all"))
         self.stdout.write("")
         print_table(self.stdout, ("", ""), summary_rows(stored.metrics), header=False)
+        if run.is_portfolio:
+            self._breakdowns(stored.metrics)
         self._trades(stored.trades)
         self.stdout.write(self.style.SUCCESS(
             f"stored as backtest #{stored.pk} (the Backtests page draws it) in {outcome.elapsed_ms} ms; "
             f"data sha256 {data.checksum[:16]}..., code {stored.code_version}"))
+
+    def _breakdowns(self, metrics: dict):
+        """Where the money came from: per symbol, per exit reason (and tag), per month."""
+        self.stdout.write(f"at most {metrics['max_open_positions']} of max_positions {metrics['max_positions']} "
+                          f"open at once")
+        for table, title in (("symbol", "symbol"), ("exit", "exit reason"), ("month", "month")):
+            rows = [(row["key"], str(row["trades"]), str(row["wins"]), f"{Decimal(row['pnl']):.2f}",
+                     f"{Decimal(row['funding']):.2f}", f"{Decimal(row['fees']):.2f}")
+                    for row in metrics["breakdowns"][table]]
+            self.stdout.write("")
+            print_table(self.stdout, (title, "trades", "won", "PnL", "funding", "fees"), rows,
+                        right={1, 2, 3, 4, 5})
 
     def _trades(self, trades: list[dict]):
         if not trades:
@@ -212,7 +251,8 @@ class Command(BaseCommand):
         shown = trades if len(trades) <= TRADES_SHOWN else trades[:TRADES_SHOWN // 2] + trades[-TRADES_SHOWN // 2:]
         for trade in shown:
             number = trades.index(trade) + 1
-            rows.append((str(number), trade["side"], trade["entry_time"][:16].replace("T", " "), trade["entry_price"],
+            side = f"{trade['symbol']} {trade['side']}" if trade.get("symbol") else trade["side"]
+            rows.append((str(number), side, trade["entry_time"][:16].replace("T", " "), trade["entry_price"],
                          (trade["exit_time"] or "")[:16].replace("T", " "), trade["exit_price"] or "-",
                          trade["exit_reason"], f"{Decimal(trade['pnl']):.2f}" if trade["exit_time"] else "open"))
         self.stdout.write("")
