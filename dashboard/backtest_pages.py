@@ -48,8 +48,7 @@ def backtest_list(request):
     runs = BacktestRun.objects.defer(*BacktestRun.HEAVY_FIELDS, "parameters", "data", "metrics")[:RUNS_LISTED]
     context = {"runs": runs, "strategies": Strategy.objects.order_by("name"), "errors": errors, "values": values,
                "timeframes": INTERVAL_LABELS.items(),
-               "defaults": {"initial_balance": str(costs.INITIAL_BALANCE), "fee_percent": str(costs.FEE_PERCENT),
-                            "slippage_bps": str(costs.SLIPPAGE_BPS)},
+               "defaults": costs.FORM_DEFAULTS,
                "bundled": _bundled_coverage()}
     return render(request, "backtests/list.html", context, status=400 if errors else 200)
 

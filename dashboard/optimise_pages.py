@@ -47,8 +47,7 @@ def optimise_list(request):
     runs = OptimisationRun.objects.defer("results", "settings")[:RUNS_LISTED]
     context = {"runs": runs, "strategies": Strategy.objects.order_by("name"), "errors": errors, "values": values,
                "samplers": study.SAMPLERS, "objectives": objectives.CHOICES,
-               "defaults": {"initial_balance": str(costs.INITIAL_BALANCE), "fee_percent": str(costs.FEE_PERCENT),
-                            "slippage_bps": str(costs.SLIPPAGE_BPS)}}
+               "defaults": costs.FORM_DEFAULTS}
     return render(request, "optimise/list.html", context, status=400 if errors else 200)
 
 

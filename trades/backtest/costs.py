@@ -14,3 +14,7 @@ def fee_percent(rate: Decimal) -> Decimal:
 
 
 FEE_PERCENT = fee_percent(FEE_RATE)
+
+# The launch forms' starting values, as typed (the backtest and optimise pages).
+FORM_DEFAULTS = {"initial_balance": str(INITIAL_BALANCE), "fee_percent": str(FEE_PERCENT),
+                 "slippage_bps": str(SLIPPAGE_BPS)}

@@ -412,10 +412,12 @@ class _Simulation:
                     return exit_
             if decide_at >= len(m):
                 return None
-            if decide_at != due and not self.open_closes(plan, remaining, decide_at):
+            at_open = self.open_alone(plan, remaining, decide_at)
+            if decide_at != due and not at_open.closed:
                 advice = self.advise(trade, plan, remaining, row)
-                if advice.closes:
-                    self.parts_at_open(trade, plan, remaining, decide_at)
+                if advice.closes:  # after the partial take-profits that open filled
+                    for part in at_open.fills:
+                        self.close_part(trade, decide_at, part)
                     return self.close_by_signal(trade, decide_at, advice.kind, advice.reason)
                 if advice.stop is not None:
                     plan = replace(plan, stop=advice.stop)
@@ -425,16 +427,11 @@ class _Simulation:
             bar, row = decide_at + 1, row + 1
         return None
 
-    def open_closes(self, plan: exits.ExitPlan, remaining: Decimal, bar: int) -> bool:
-        """Whether the minute's open alone closes what is left (a gap through the stop or target)."""
+    def open_alone(self, plan: exits.ExitPlan, remaining: Decimal, bar: int) -> exits.CandleOutcome:
+        """What the minute's open alone fills (a gap through the stop, the target or partial targets): settled
+        before the cycle decides at that minute."""
         open_ = dec(self.m.open[bar])
-        return exits.candle_step(plan, remaining, open_, open_, open_).closed
-
-    def parts_at_open(self, trade: SimTrade, plan: exits.ExitPlan, remaining: Decimal, bar: int) -> None:
-        """Record the partial take-profits the minute's open fills (before the cycle's close at that open)."""
-        open_ = dec(self.m.open[bar])
-        for part in exits.candle_step(plan, remaining, open_, open_, open_).fills:
-            self.close_part(trade, bar, part)
+        return exits.candle_step(plan, remaining, open_, open_, open_)
 
     def advise(self, trade: SimTrade, plan: exits.ExitPlan, remaining: Decimal, row: int) -> trade_exits.ExitAdvice:
         closes, m = self.closes, self.m

@@ -38,7 +38,19 @@ class BacktestDetailSerializer(BacktestSummarySerializer):
         read_only_fields = fields
 
 
-class BacktestLaunchSerializer(serializers.Serializer):
+class CostFields(serializers.Serializer):
+    """What a run starts with and pays (``trades.backtest.costs``): the backtest's and the optimiser's launch forms."""
+
+    initial_balance = serializers.DecimalField(max_digits=20, decimal_places=8, min_value=Decimal("1"),
+                                               default=costs.INITIAL_BALANCE)
+    fee_percent = serializers.DecimalField(max_digits=6, decimal_places=4, min_value=Decimal("0"),
+                                           max_value=Decimal("1"), default=costs.FEE_PERCENT,
+                                           help_text="Taker fee per side, in percent.")
+    slippage_bps = serializers.DecimalField(max_digits=7, decimal_places=2, min_value=Decimal("0"),
+                                            max_value=Decimal("500"), default=costs.SLIPPAGE_BPS)
+
+
+class BacktestLaunchSerializer(CostFields):
     strategy = serializers.PrimaryKeyRelatedField(queryset=Strategy.objects.all(), help_text="Strategy id.")
     symbol = serializers.CharField(required=False, max_length=30, help_text="Default: the strategy's first symbol.")
     symbols = serializers.ListField(
@@ -51,13 +63,6 @@ class BacktestLaunchSerializer(serializers.Serializer):
                                         help_text="Default: the strategy's.")
     start = serializers.DateField(required=False, help_text="First day (UTC). Default: the data's first day.")
     end = serializers.DateField(required=False, help_text="Last day (UTC, included). Default: the data's last.")
-    initial_balance = serializers.DecimalField(max_digits=20, decimal_places=8, min_value=Decimal("1"),
-                                               default=costs.INITIAL_BALANCE)
-    fee_percent = serializers.DecimalField(max_digits=6, decimal_places=4, min_value=Decimal("0"),
-                                           max_value=Decimal("1"), default=costs.FEE_PERCENT,
-                                           help_text="Taker fee per side, in percent.")
-    slippage_bps = serializers.DecimalField(max_digits=7, decimal_places=2, min_value=Decimal("0"),
-                                            max_value=Decimal("500"), default=costs.SLIPPAGE_BPS)
     data_source = serializers.ChoiceField(choices=[BUNDLED, CACHE], default=BUNDLED,
                                           help_text="bundled (real month in the repo) or cache (downloaded).")
     ai = serializers.BooleanField(default=False, help_text="Replay cached AI answers (never calls the API).")

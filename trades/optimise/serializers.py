@@ -4,14 +4,13 @@ fields as a form: lists as comma- or space-separated text)."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from strategies.models import Strategy
-from trades.backtest import costs
 from trades.backtest.data import BUNDLED, CACHE
+from trades.backtest.serializers import CostFields
 from trades.optimise import objectives, study
 from trades.optimise.commands import MAX_TRIALS, StudyRequest
 from trades.optimise.folds import MAX_FOLDS, TEST_SHARE_RANGE
@@ -66,7 +65,7 @@ class SettingMap(serializers.Field):
         return value
 
 
-class OptimiseLaunchSerializer(serializers.Serializer):
+class OptimiseLaunchSerializer(CostFields):
     strategy = serializers.PrimaryKeyRelatedField(queryset=Strategy.objects.all(), help_text="Strategy id.")
     symbols = TextList(child=serializers.CharField(max_length=30), required=False, max_length=20,
                        help_text="Default: the strategy's. Each trial backtests every symbol, separately, with the "
@@ -92,12 +91,6 @@ class OptimiseLaunchSerializer(serializers.Serializer):
                                                           '{"fast": "5:50", "slow": "20:200:10"}.')
     params = SettingMap("param", required=False, help_text='Parameters to pin for the run, e.g. {"rsi_period": "9"}.')
     data_source = serializers.ChoiceField(choices=[BUNDLED, CACHE], default=BUNDLED)
-    initial_balance = serializers.DecimalField(max_digits=20, decimal_places=8, min_value=Decimal("1"),
-                                               default=costs.INITIAL_BALANCE)
-    fee_percent = serializers.DecimalField(max_digits=6, decimal_places=4, min_value=Decimal("0"),
-                                           max_value=Decimal("1"), default=costs.FEE_PERCENT)
-    slippage_bps = serializers.DecimalField(max_digits=7, decimal_places=2, min_value=Decimal("0"),
-                                            max_value=Decimal("500"), default=costs.SLIPPAGE_BPS)
     seed = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=2**31)
 
     def validate(self, attrs):
