@@ -24,7 +24,7 @@ from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from chat import commands, conversation
-from chat.replies import Reply
+from chat.replies import Reply, split_message
 from core.logs import redact
 
 logger = logging.getLogger(__name__)
@@ -87,8 +87,10 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     name = f"@{chat.username}" if chat.username else (chat.title or "")
     reply = await in_django(conversation.on_text, chat.id, message.text, chat_name=name, sent_at=message.date,
                             private=chat.type == chat.PRIVATE)
-    await message.reply_text(reply.text, parse_mode=ParseMode.HTML, reply_markup=_keyboard(reply),
-                             link_preview_options=NO_PREVIEW, do_quote=False)
+    parts = split_message(reply.text)
+    for index, part in enumerate(parts):  # a long answer (a table of hundreds of trades) in several messages
+        await message.reply_text(part, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW, do_quote=False,
+                                 reply_markup=_keyboard(reply) if index == len(parts) - 1 else None)
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -98,7 +100,11 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     reply = await in_django(conversation.on_button, query.message.chat.id, query.data or "")
     await query.answer(reply.toast or None)
     if reply.edit and reply.text:
-        await query.edit_message_text(reply.text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW)
+        first, *rest = split_message(reply.text)
+        await query.edit_message_text(first, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW)
+        for part in rest:
+            await query.message.reply_text(part, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW,
+                                           do_quote=False)
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

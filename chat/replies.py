@@ -19,6 +19,9 @@ from core.notifications.messages import number
 
 WIDTH = 32
 SUMMARY_LIMIT = 500
+# Telegram refuses a message longer than this, counted after the HTML is parsed (tags do not count, entities do
+# as one character): https://core.telegram.org/bots/api#sendmessage
+MESSAGE_LIMIT = 4096
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,54 @@ class Reply:
         """The reply as plain text, shortened, for the audit row."""
         plain = html.unescape(re.sub(r"<[^>]+>", "", self.text or self.toast))
         return plain if len(plain) <= SUMMARY_LIMIT else plain[: SUMMARY_LIMIT - 1] + "…"
+
+
+def visible_length(text: str) -> int:
+    """What Telegram counts of a message: its text with the tags taken out and the entities read."""
+    return len(html.unescape(re.sub(r"<[^>]+>", "", text)))
+
+
+def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """``text`` (Telegram HTML) as one or more messages of at most ``limit`` visible characters, cut between lines.
+
+    A table cut in two is closed at the cut and opened again at the top of the next message, so every part is HTML
+    Telegram accepts: the replies keep every tag but ``<pre>`` (``pre``, ``table``) within one line, so ``<pre>`` is
+    all a cut has to carry over. A single line longer than a message (none is: tables are phone-width) is cut inside
+    its text.
+    """
+    if visible_length(text) <= limit:
+        return [text]
+    parts: list[str] = []
+    current: list[str] = []
+    used, in_pre = 0, False
+
+    def cut() -> None:
+        nonlocal current, used
+        if current:
+            parts.append("\n".join(current) + ("</pre>" if in_pre else ""))
+        current, used = [], 0
+
+    for line in text.split("\n"):
+        opens, closes = line.count("<pre>"), line.count("</pre>")
+        room = limit - 1  # the newline before the next line counts too
+        if visible_length(line) > room:
+            plain = html.unescape(re.sub(r"<[^>]+>", "", line))
+            cut()
+            while len(plain) > room:
+                parts.append(esc(plain[:room]))
+                plain = plain[room:]
+            line = esc(plain)
+        size = visible_length(line) + 1
+        if current and used + size > limit:
+            cut()
+        if not current and in_pre and opens <= closes and not line.startswith("<pre>"):
+            line = "<pre>" + line  # the table goes on in this message
+        current.append(line)
+        used += size
+        if opens != closes:
+            in_pre = opens > closes
+    cut()
+    return parts
 
 
 def esc(value) -> str:

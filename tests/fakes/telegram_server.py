@@ -20,6 +20,7 @@ Every call with the right token, answered or not, is in ``calls`` as ``(method, 
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import threading
@@ -194,6 +195,8 @@ class FakeTelegram:
     def _sendMessage(self, body: dict) -> tuple[int, dict]:  # noqa: N802 - the Bot API's method name
         if not body.get("chat_id") or not body.get("text"):
             return _bad_request("message text is empty")
+        if refusal := _text_refusal(body):
+            return refusal
         with self._lock:
             self.attempts += 1
             if self._scripted:
@@ -236,6 +239,8 @@ class FakeTelegram:
             sent = next((m for m in self.messages if m["chat_id"] == chat_id and m["message_id"] == message_id), None)
             if sent is None or not text:
                 return _bad_request("message to edit not found" if sent is None else "message text is empty")
+            if refusal := _text_refusal(body):
+                return refusal
             if sent["text"] == text and sent.get("reply_markup") == body.get("reply_markup"):
                 return _bad_request("message is not modified")
             sent["text"], sent["reply_markup"] = text, body.get("reply_markup")
@@ -313,6 +318,20 @@ def _json_or_text(value: str):
 
 def _ok(result) -> tuple[int, dict]:
     return 200, {"ok": True, "result": result}
+
+
+def _text_refusal(body: dict) -> tuple[int, dict] | None:
+    """Telegram's answers to a text it will not send: longer than 4096 characters once the HTML is parsed, or HTML
+    whose tags do not pair up (only what the bot's replies use is checked)."""
+    text = body["text"]
+    if body.get("parse_mode") == "HTML":
+        for tag in ("pre", "b", "i", "code"):
+            if text.count(f"<{tag}>") != text.count(f"</{tag}>"):
+                return _bad_request(f"can't parse entities: can't find end tag corresponding to start tag \"{tag}\"")
+        text = html.unescape(re.sub(r"<[^>]+>", "", text))
+    if len(text) > 4096:
+        return _bad_request("message is too long")
+    return None
 
 
 def _bad_request(description: str) -> tuple[int, dict]:
