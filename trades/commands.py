@@ -27,7 +27,15 @@ from exchange.base import Exchange
 from market.errors import ExchangeError, OrderStateUnknownError
 from market.types import Order, OrderRequest, OrderStatus, OrderType
 from trades import announce
-from trades.execution import Execution, await_fill, cancel_rest, execute_exit, fail_entry, settle_entry
+from trades.execution import (
+    Execution,
+    await_fill,
+    cancel_rest,
+    execute_exit,
+    fail_entry,
+    move_protection,
+    settle_entry,
+)
 from trades.models import Trade, TradeStatus
 
 logger = logging.getLogger(__name__)
@@ -200,13 +208,9 @@ def change_protection(user, symbol: str, *, exchange: Exchange, stop_loss: Decim
     order_guard(user)
     rules = exchange.get_instrument(symbol)
     stop_loss, take_profit = (None if value is None else rules.round_price(value) for value in (stop_loss, take_profit))
-    exchange.set_trading_stop(symbol, stop_loss=stop_loss, take_profit=take_profit)
     trade = Trade.objects.open().on(symbol).first()
-    changes = {name: value or None for name, value in (("stop_loss", stop_loss), ("take_profit", take_profit))
-               if value is not None}
-    if trade is not None and trade.transition([TradeStatus.OPEN], **changes):
-        logger.info("stop-loss / take-profit changed", extra={**trade.log_extra, **{k: str(v) for k, v in
-                                                                                   changes.items()}})
+    move_protection(exchange, symbol, trade, why="stop-loss / take-profit changed", stop_loss=stop_loss,
+                    take_profit=take_profit)
     return trade
 
 

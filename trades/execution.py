@@ -184,6 +184,20 @@ def protect(exchange: Exchange, symbol: str, stop: Decimal, target: Decimal | No
         return error
 
 
+def move_protection(exchange: Exchange, symbol: str, trade: Trade | None, *, why: str,
+                    stop_loss: Decimal | None = None, take_profit: Decimal | None = None) -> bool:
+    """Set the position's stop-loss / take-profit on the exchange (0 cancels one, None leaves it), then the open
+    ``trade`` says the same: the exchange first, so the row only ever says what the exchange has. Guards are the
+    caller's (a person's permissions, a strategy's hook). True when the trade's row changed."""
+    exchange.set_trading_stop(symbol, stop_loss=stop_loss, take_profit=take_profit)
+    changes = {name: value or None for name, value in (("stop_loss", stop_loss), ("take_profit", take_profit))
+               if value is not None}
+    if trade is None or not trade.transition([TradeStatus.OPEN], **changes):
+        return False
+    logger.info(why, extra={**trade.log_extra, **{name: str(value) for name, value in changes.items()}})
+    return True
+
+
 def stop_now(exchange: Exchange, symbol: str, stop: Decimal, plan: ExitPlan | None) -> Decimal:
     """Where the stop stands once set: a trailing stop may have moved it at once (the exchange trails from the
     last price), so the position's word is recorded, not the plan's."""

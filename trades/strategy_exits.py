@@ -24,7 +24,7 @@ from market.errors import ExchangeError
 from market.intervals import interval_delta
 from strategies.sdk.kernel import StrategyError
 from strategies.sdk.trade_exits import HeldTrade, advise, crossed, has_callbacks
-from trades.execution import execute_exit
+from trades.execution import execute_exit, move_protection
 from trades.models import DecisionOutcome, Trade, TradeStatus
 
 logger = logging.getLogger(__name__)
@@ -90,9 +90,7 @@ def _move_stop(trade: Trade, stop: Decimal, *, exchange: Exchange, sleep) -> str
         result = execute_exit(trade, exchange=exchange, reason=reason, sleep=sleep)
         return f"closed trade {trade.pk} ({reason})" if result.outcome == TradeStatus.CLOSED else result.detail
     before = trade.stop_loss
-    exchange.set_trading_stop(trade.symbol, stop_loss=stop)  # first: the row only ever says what the exchange has
-    if trade.transition([TradeStatus.OPEN], stop_loss=stop):
-        logger.info("custom stop-loss moved", extra={**trade.log_extra, "from": str(before), "to": str(stop)})
+    move_protection(exchange, trade.symbol, trade, why=f"custom stop-loss moved from {before}", stop_loss=stop)
     return f"moved trade {trade.pk}'s stop from {before} to {stop} (custom_stoploss)"
 
 
