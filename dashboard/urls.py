@@ -2,7 +2,16 @@
 
 from django.urls import path
 
-from dashboard import backtest_pages, budget, optimise_pages, order_form, strategy_pages, trade_pages, views
+from dashboard import (
+    backtest_pages,
+    budget,
+    entry_pages,
+    optimise_pages,
+    order_form,
+    strategy_pages,
+    trade_pages,
+    views,
+)
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -10,6 +19,8 @@ urlpatterns = [
     path("favicon.ico", views.favicon, name="favicon"),
     path("cards/<slug:name>", views.card, name="card"),
     path("orders/new", order_form.place_order, name="dashboard-order"),
+    path("entries/stop", entry_pages.stop_entries, name="entries-stop"),
+    path("entries/allow", entry_pages.allow_entries, name="entries-allow"),
     path("strategies/budget", budget.strategy_budget, name="strategy-budget"),
     path("strategies/", strategy_pages.strategy_list, name="strategy-page"),
     path("strategies/new", strategy_pages.strategy_create, name="strategy-page-create"),
