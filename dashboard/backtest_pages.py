@@ -9,8 +9,7 @@ from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from core.errors import Refused
-from core.security import refuse_page
+from dashboard.launch_forms import handle_launch
 from market.candles import bundled_files
 from market.intervals import INTERVAL_LABELS
 from strategies.models import Strategy
@@ -27,24 +26,18 @@ COMPARE_MAX = 6
 
 @require_http_methods(["GET", "POST"])
 def backtest_list(request):
-    errors, values = {}, {}
-    if request.method == "POST":
-        refusal = launch_refusal(request.user)
-        if refusal:
-            return refuse_page(request, refusal)
-        values = request.POST.dict()
-        form = BacktestLaunchSerializer(data={key: value for key, value in values.items() if value != ""})
-        if form.is_valid():
-            run_settings = form.validated_data["settings"]
-            try:
-                run = launch_backtest(request.user, form.validated_data["spec"], run_settings)
-            except Refused as refusal:
-                return refuse_page(request, refusal.message)
-            messages.success(request, f"Backtest #{run.pk} queued: {run.name} on {run.symbol}.")
-            if run_settings.note:  # the range was cut to the candles there are: never silently
-                messages.warning(request, run_settings.note)
-            return redirect(run)
-        errors = form.errors
+    def launch(form):
+        run_settings = form.validated_data["settings"]
+        run = launch_backtest(request.user, form.validated_data["spec"], run_settings)
+        messages.success(request, f"Backtest #{run.pk} queued: {run.name} on {run.symbol}.")
+        if run_settings.note:  # the range was cut to the candles there are: never silently
+            messages.warning(request, run_settings.note)
+        return redirect(run)
+
+    posted = handle_launch(request, refusal=launch_refusal, serializer=BacktestLaunchSerializer, launch=launch)
+    if posted.response is not None:
+        return posted.response
+    errors, values = posted.errors, posted.values
     runs = BacktestRun.objects.defer(*BacktestRun.HEAVY_FIELDS, "parameters", "data", "metrics")[:RUNS_LISTED]
     context = {"runs": runs, "strategies": Strategy.objects.order_by("name"), "errors": errors, "values": values,
                "timeframes": INTERVAL_LABELS.items(),

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from core.errors import Refused
 from core.security import refuse_page
+from dashboard.launch_forms import handle_launch
 from strategies.models import Strategy
 from trades.backtest import costs
 from trades.optimise import objectives, study
@@ -23,27 +24,17 @@ RUNS_LISTED = 50
 
 @require_http_methods(["GET", "POST"])
 def optimise_list(request):
-    errors, values = {}, {}
-    if request.method == "POST":
-        refusal = launch_refusal(request.user)
-        if refusal:
-            return refuse_page(request, refusal)
-        values = request.POST.dict()
-        form = OptimiseLaunchSerializer(data={key: value for key, value in values.items() if value != ""})
-        if form.is_valid():
-            try:
-                run = launch_study(request.user, form.request())
-            except Refused as refused:
-                if refused.status == 403:
-                    return refuse_page(request, refused.message)
-                errors = {refused.field or "non_field_errors": [refused.message]}
-            else:
-                messages.success(request, f"Optimisation #{run.pk} launched: {run.name}, {run.trials_total} trials.")
-                if run.settings.get("note"):
-                    messages.warning(request, run.settings["note"])
-                return redirect(run)
-        else:
-            errors = form.errors
+    def launch(form):
+        run = launch_study(request.user, form.request())
+        messages.success(request, f"Optimisation #{run.pk} launched: {run.name}, {run.trials_total} trials.")
+        if run.settings.get("note"):
+            messages.warning(request, run.settings["note"])
+        return redirect(run)
+
+    posted = handle_launch(request, refusal=launch_refusal, serializer=OptimiseLaunchSerializer, launch=launch)
+    if posted.response is not None:
+        return posted.response
+    errors, values = posted.errors, posted.values
     runs = OptimisationRun.objects.defer("results", "settings")[:RUNS_LISTED]
     context = {"runs": runs, "strategies": Strategy.objects.order_by("name"), "errors": errors, "values": values,
                "samplers": study.SAMPLERS, "objectives": objectives.CHOICES,
