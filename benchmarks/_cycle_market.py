@@ -2,8 +2,10 @@
 symbols). It speaks the wire format the real client (``exchange.bybit.BybitExchange`` through pybit) reads: server
 time, klines (seeded random walks, newest first, the newest still forming), instrument rules, tickers, a wallet and
 an empty position list, each answer after ``latency`` seconds. Signatures are not checked: the cycle's cost, not
-authentication, is measured here. It runs in its own process, as a real exchange would, so its threads do not
-compete with the cycle's for the benchmark's GIL (they do compete for the machine's two cores).
+authentication, is measured here. It notes when each request arrives (as Bybit counts its limit per IP: on arrival),
+and hands the notes over at ``GET /_bench/arrivals`` (``RemoteMarket.arrivals``), which is not itself counted.
+It runs in its own process, as a real exchange would, so its threads do not compete with the cycle's for the
+benchmark's GIL (they do compete for the machine's two cores).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import multiprocessing
 import threading
 import time
+import urllib.request
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
@@ -27,6 +30,17 @@ CANDLES = 201  # the cycle asks for kline_limit + 1
 def symbols(count: int) -> list[str]:
     """``count`` synthesized USDT perpetual names: SYN0001USDT, SYN0002USDT, ..."""
     return [f"SYN{number:04d}USDT" for number in range(1, count + 1)]
+
+
+def busiest_window(arrivals: list[float], seconds: float = 5.0) -> int:
+    """The most requests that arrived within any ``seconds`` (a window [t, t + seconds) starting at a request)."""
+    times = sorted(arrivals)
+    most, first = 0, 0
+    for last, at in enumerate(times):
+        while times[first] <= at - seconds:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
 
 
 def kline_rows(symbol: str, interval: str, now_ms: int, count: int = CANDLES) -> list[list[str]]:
@@ -54,6 +68,8 @@ class Market:
         self.klines = {(symbol, interval): json.dumps(kline_rows(symbol, interval, now))
                        for symbol in names for interval in intervals}
         self.requests = 0
+        self.arrivals: list[float] = []  # time.time() of each request's arrival, since the last hand-over
+        self.arrivals_lock = threading.Lock()
 
     def answer(self, path: str, params: dict) -> str:
         self.requests += 1
@@ -95,15 +111,25 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer()
 
     def _answer(self):
+        arrived = time.time()
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)
         market: Market = self.server.market
-        time.sleep(market.latency)
         parts = urlsplit(self.path)
+        if parts.path == "/_bench/arrivals":
+            with market.arrivals_lock:  # handed over and forgotten in one step: no arrival lost or counted twice
+                notes, market.arrivals = market.arrivals, []
+            self._send(json.dumps(notes).encode())
+            return
+        with market.arrivals_lock:
+            market.arrivals.append(arrived)
+        time.sleep(market.latency)
         result = market.answer(parts.path, dict(parse_qsl(parts.query)))
         body = f'{{"retCode":0,"retMsg":"OK","result":{result},"retExtInfo":{{}},"time":{int(time.time() * 1000)}}}'
-        data = body.encode()
+        self._send(body.encode())
+
+    def _send(self, data: bytes) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -142,6 +168,11 @@ class RemoteMarket:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._process.join(10)
+
+    def arrivals(self) -> list[float]:
+        """When each request arrived (``time.time()``) since the last call."""
+        with urllib.request.urlopen(f"{self.url}/_bench/arrivals", timeout=30) as answer:
+            return json.loads(answer.read())
 
     def exchange(self):
         from exchange.bybit import BybitExchange  # after django.setup() in the benchmark

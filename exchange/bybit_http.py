@@ -10,6 +10,10 @@ here: pybit makes exactly one attempt per call and this module decides:
 - ``call(..., idempotent=False)`` (order create): one attempt, whatever happens. The caller settles a
   lost answer by looking the orderLinkId up.
 
+Every HTTP request, retries included, first takes a slot in its address's window (``exchange.ratelimit``: Bybit's
+600 requests per 5 s per IP, shared through Redis by every process that sends from the address). It is taken in the
+session's transport adapter, so whatever pybit sends is counted, whichever method sent it.
+
 Every failure leaves as one of the typed errors in ``market.errors``, with the exchange's own message.
 """
 
@@ -26,6 +30,7 @@ import requests
 from pybit.exceptions import FailedRequestError, InvalidRequestError
 from pybit.unified_trading import HTTP
 
+from exchange.ratelimit import DEFAULT_HOLD_SECONDS, Pacer, address_pacer
 from market.errors import (
     AuthenticationError,
     ExchangeError,
@@ -63,6 +68,29 @@ class RetryPolicy:
 
 
 DEFAULT_RETRY = RetryPolicy()
+ADDRESS_PACER = object()  # the default pacer: this process's for its address group (exchange.ratelimit)
+
+
+class PacedAdapter(requests.adapters.HTTPAdapter):
+    """The session's transport: each request waits for a slot in the address's window before it is sent."""
+
+    def __init__(self, pacer: Pacer, **kwargs):
+        self.pacer = pacer
+        super().__init__(**kwargs)
+
+    def send(self, request, *args, **kwargs):
+        slot = self.pacer.take(hold=hold_seconds(kwargs.get("timeout")))
+        try:
+            return super().send(request, *args, **kwargs)
+        finally:
+            self.pacer.done(slot)  # answered (or failed): it has reached Bybit by now if it ever will
+
+
+def hold_seconds(timeout) -> float:
+    """The longest a request with this ``timeout`` (requests' number, (connect, read) pair or None) can take."""
+    if isinstance(timeout, tuple):
+        return sum(part or DEFAULT_HOLD_SECONDS for part in timeout)
+    return float(timeout) if timeout else DEFAULT_HOLD_SECONDS
 
 
 class BybitHttp:
@@ -70,7 +98,8 @@ class BybitHttp:
 
     def __init__(self, *, base_url: str, api_key: str = "", api_secret: str = "", timeout: float = 10,
                  recv_window: int = 5000, sleep: Callable[[float], None] = time.sleep,
-                 retry: RetryPolicy = DEFAULT_RETRY, rng: random.Random | None = None):
+                 retry: RetryPolicy = DEFAULT_RETRY, rng: random.Random | None = None,
+                 pacer: Pacer | None | object = ADDRESS_PACER):
         # max_retries counts attempts; 0 would crash pybit (UnboundLocalError), 1 means "just once".
         self.session = HTTP(api_key=api_key or None, api_secret=api_secret or None, timeout=timeout,
                             recv_window=recv_window, max_retries=1, force_retry=False)
@@ -78,7 +107,10 @@ class BybitHttp:
         self.session.retry_codes = set()  # set after construction: an empty set passed in means "defaults"
         # requests keeps 10 connections per host by default; the cycle calls from up to 16 threads at once, and
         # every connection beyond the pool was opened, used once and discarded ("Connection pool is full").
-        adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=POOL_SIZE)
+        # ``pacer=None`` sends unpaced: for a server that is not Bybit's (nothing else passes it).
+        self.pacer = address_pacer() if pacer is ADDRESS_PACER else pacer
+        adapter = PacedAdapter(self.pacer, pool_connections=2, pool_maxsize=POOL_SIZE) if self.pacer else \
+            requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=POOL_SIZE)
         for scheme in ("https://", "http://"):
             self.session.client.mount(scheme, adapter)
         # The environment's proxy and CA settings read once here, not on every request: requests scans the whole

@@ -73,6 +73,10 @@ SETTINGS: list[Setting] = [
     Setting("CYCLE_KLINE_LIMIT", "200", "Candles fetched per symbol and timeframe each cycle (10..1000)."),
     Setting("CYCLE_LOCK_SECONDS", "120", "How long a cycle may hold a strategy's lock before another may take it "
             "(a holder that died on the same host is replaced at once)."),
+    Setting("CYCLE_PAIRS_PER_TASK", "5000", "About how many strategy x symbol pairs one cycle sub-task decides (whole "
+            "strategies, those on the same timeframes together; docs/scaling.md). Smaller spreads a cycle over more "
+            "workers but fetches a symbol's klines once per sub-task that needs it, which one address's Bybit limit "
+            "pays for."),
     Setting("MAX_ORDER_NOTIONAL", "100000", "Largest order value (USDT) the bot or the API will send."),
     # Optimisation
     Setting("OPTIMISE_TRIALS_IN_FLIGHT", "8", "Trials of one optimisation queued or running at once (1..1000): "
@@ -88,6 +92,13 @@ SETTINGS: list[Setting] = [
     Setting("BYBIT_WS_URL", "(mode's endpoint)", "Bybit-v5-compatible public WebSocket base, e.g. wss://host."),
     Setting("BYBIT_RECV_WINDOW", "5000", "recv_window in ms for signed requests."),
     Setting("BYBIT_TIMEOUT", "10", "Seconds before a Bybit HTTP call times out."),
+    Setting("BYBIT_IP_LIMIT", "550/5", "Bybit requests allowed per address group, as N/S: at most N in any S "
+            "seconds, counted in Redis by every process and machine of the group (docs/scaling.md). Bybit allows 600 "
+            "per 5 s per IP (a breach is a 403 and a 10-minute ban); a value that could pass more is refused. The 50 "
+            "spare are for what else sends from the address and for running without Redis (docs/scaling.md)."),
+    Setting("BYBIT_IP_GROUP", "default", "Name of the public IP address this machine sends from (letters, digits, "
+            ". _ : -): machines with the same name share one BYBIT_IP_LIMIT window. Give each egress address its own "
+            "name; machines behind one NAT share it."),
     Setting("STRATEGY_DIRS", "./user_strategies", "Comma-separated folders whose *.py files hold your strategy "
             "classes (docs/strategies.md), loaded beside the built-ins; a changed file is read at the next cycle."),
     Setting("MARKET_DATA", "replay", "Paper mode's prices: replay (bundled real 1m candles, offline) or bybit "
@@ -205,6 +216,31 @@ class Env:
             self.fail(name, f"expected a {'/'.join(schemes)} URL like {schemes[0]}://host, got {value!r}")
         return value.rstrip("/")
 
+    def request_window(self, name: str, default: str, *, limit: int, per_seconds: float) -> tuple[int, float]:
+        """"N/S": at most N requests in any S seconds; refused when a window of ``per_seconds`` could see more than
+        ``limit`` (N/S allows N per started S, so 110/1 allows 550 in 5 s, 400/10 allows 400)."""
+        value = self.raw(name) or default
+        count, _, seconds = value.partition("/")
+        try:
+            requests, window = int(count), float(seconds)
+        except ValueError:
+            self.fail(name, f"expected N/S (at most N requests in any S seconds), e.g. {default}, got {value!r}")
+        if requests < 1 or not 0.1 <= window <= 3600:
+            self.fail(name, f"expected N >= 1 requests in S seconds between 0.1 and 3600, got {value!r}")
+        worst = requests * max(1, -(-per_seconds // window))
+        if worst > limit:
+            self.fail(name, f"{value} lets up to {worst:.0f} requests through in {per_seconds:g} s, over the "
+                            f"exchange's {limit} per {per_seconds:g} s per IP (a breach is a 403 and a 10-minute ban); "
+                            f"use at most {limit}/{per_seconds:g}, e.g. {default}")
+        return requests, window
+
+    def name(self, name: str, default: str) -> str:
+        """A short identifier: letters, digits and . _ : - (at most 100)."""
+        value = self.raw(name) or default
+        if len(value) > 100 or not all(char.isascii() and (char.isalnum() or char in "._:-") for char in value):
+            self.fail(name, f"expected up to 100 letters, digits, '.', '_', ':' or '-', got {value!r}")
+        return value
+
     def _check_range(self, name, number, min_value, max_value):
         if min_value is not None and number < min_value:
             self.fail(name, f"must be at least {min_value}, got {number}")
@@ -223,6 +259,8 @@ def parse_database_url(url: str, base_dir: Path) -> dict:
         path = unquote(parts.path[1:]) if parts.path.startswith("/") else unquote(parts.path)
         if not path:
             raise SettingsError(f"DATABASE_URL: the SQLite URL names no file, got {url!r}")
+        if path == ":memory:":  # a database that lives as long as the process (the benchmarks' settings)
+            return {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
         name = Path(path) if Path(path).is_absolute() else base_dir / path
         return {
             "ENGINE": "django.db.backends.sqlite3",

@@ -247,6 +247,7 @@ SPECTACULAR_SETTINGS = {
 # Bot
 CYCLE_KLINE_LIMIT = env.int("CYCLE_KLINE_LIMIT", 200, min_value=10, max_value=1000)
 CYCLE_LOCK_SECONDS = env.int("CYCLE_LOCK_SECONDS", 120, min_value=30, max_value=3600)
+CYCLE_PAIRS_PER_TASK = env.int("CYCLE_PAIRS_PER_TASK", 5000, min_value=1, max_value=1_000_000)
 MAX_ORDER_NOTIONAL = env.decimal("MAX_ORDER_NOTIONAL", "100000", min_value=Decimal("1"))
 
 # Optimisation (trades.optimise): trials are Celery tasks of the same workers.
@@ -261,6 +262,9 @@ BYBIT_BASE_URL = env.url("BYBIT_BASE_URL", "", ("http", "https")) if env.raw("BY
 BYBIT_WS_URL = env.url("BYBIT_WS_URL", "", ("ws", "wss")) if env.raw("BYBIT_WS_URL") else ""
 BYBIT_RECV_WINDOW = env.int("BYBIT_RECV_WINDOW", 5000, min_value=1000, max_value=60000)
 BYBIT_TIMEOUT = env.int("BYBIT_TIMEOUT", 10, min_value=1, max_value=120)
+# Bybit's HTTP limit: 600 requests in any 5 s per IP, kept through Redis per address group (exchange.ratelimit).
+BYBIT_IP_LIMIT = env.request_window("BYBIT_IP_LIMIT", "550/5", limit=600, per_seconds=5)
+BYBIT_IP_GROUP = env.name("BYBIT_IP_GROUP", "default")
 if EXCHANGE_MODE != "paper" and not (BYBIT_API_KEY and BYBIT_API_SECRET):
     raise SettingsError(
         f"EXCHANGE_MODE: {EXCHANGE_MODE} trading needs BYBIT_API_KEY and BYBIT_API_SECRET; "

@@ -21,7 +21,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -158,11 +158,25 @@ class TradingCycle:
         market_now = self.exchange.server_time()
         if not self.dry_run:
             report.errors += close_timed_out(self.exchange, market_now, strategies, sleep=self.sleep)
-        frames, balance, held_symbols = self._fetch(strategies, market_now, report)
-        report.balance = balance
         memo = SignalMemo()  # strategies with the same class and settings on the same candles share one evaluation
-        for pair in pairs:
-            self._evaluate(pair, frames, memo)
+        # Each pair is evaluated as soon as every frame it reads has arrived, while the rest are still being fetched
+        # (the fetch is paced to Bybit's limit per address: the evaluation fills its waits, not the time after it).
+        intervals = {id(strategy): frame_intervals(strategy) for strategy in strategies}  # unsaved ones too
+        waiting = {index: {(pair.symbol, interval) for interval in intervals[id(pair.strategy)]}
+                   for index, pair in enumerate(pairs)}
+        needed_by = defaultdict(list)
+        for index, keys in waiting.items():
+            for key in keys:
+                needed_by[key].append(index)
+
+        def arrived(key, frames):
+            for index in needed_by.pop(key, ()):
+                waiting[index].discard(key)
+                if not waiting[index]:
+                    self._evaluate(pairs[index], frames, memo)
+
+        frames, balance, held_symbols = self._fetch(strategies, market_now, report, arrived)
+        report.balance = balance
         # Before entries: a trade its strategy closes frees its symbol and slot for this cycle, as in the backtest.
         report.errors += manage_open_trades(pairs, exchange=self.exchange, dry_run=self.dry_run, sleep=self.sleep)
         going = [pair for pair in pairs if pair.going]
@@ -183,28 +197,35 @@ class TradingCycle:
         return report
 
     # Step 2: market data, fetched concurrently ----------------------------------------------------
-    def _fetch(self, strategies, market_now: datetime, report: CycleReport):
-        keys = {(symbol, strategy.timeframe) for strategy in strategies for symbol in strategy.symbols}
-        keys |= {(symbol, strategy.confirm_timeframe) for strategy in strategies if strategy.confirm_timeframe
-                 for symbol in strategy.symbols}
-        keys |= {(symbol, interval) for strategy in strategies for interval in informative_intervals(strategy).values()
-                 for symbol in strategy.symbols}
+    def _fetch(self, strategies, market_now: datetime, report: CycleReport,
+               arrived: Callable[[tuple[str, str], dict], None] = lambda key, frames: None):
+        """Every (symbol, interval) any strategy reads, once, with the balance and positions. ``arrived(key,
+        frames)`` is called on this thread as each frame (or its error) lands in ``frames``, in arrival order."""
+        keys = {(symbol, interval) for strategy in strategies for interval in frame_intervals(strategy)
+                for symbol in strategy.symbols}
 
         def klines(key):
             symbol, interval = key
             frame = self.exchange.get_kline_frame(symbol, interval, self.kline_limit + 1)
             return closed_candles(frame, interval, market_now).tail(self.kline_limit)
 
+        frames = {}
         with ThreadPoolExecutor(max_workers=self.max_workers) as pool:
-            frame_futures = {key: pool.submit(in_pool_thread(klines), key) for key in keys}
+            # Submitted first: behind a paced fetch of a thousand klines they would wait for all of them.
             balance_future = pool.submit(in_pool_thread(self.exchange.get_balance))
             positions_future = pool.submit(in_pool_thread(self.exchange.get_positions))
-        frames = {}
-        for key, future in frame_futures.items():
+            frame_futures = {pool.submit(in_pool_thread(klines), key): key for key in keys}
             try:
-                frames[key] = future.result()
-            except Exception as error:  # noqa: BLE001 - one symbol's failure must not stop the others
-                frames[key] = error
+                for future in as_completed(frame_futures):
+                    key = frame_futures[future]
+                    try:
+                        frames[key] = future.result()
+                    except Exception as error:  # noqa: BLE001 - one symbol's failure must not stop the others
+                        frames[key] = error
+                    arrived(key, frames)
+            except BaseException:
+                pool.shutdown(cancel_futures=True)  # an evaluation raised: the rest of the fetch is not needed
+                raise
         balance = held = None
         try:
             balance = balance_future.result()
@@ -445,6 +466,13 @@ def informative_intervals(strategy: Strategy) -> dict[str, str]:
     """The higher timeframes the strategy's class reads (as the class spells them, e.g. "1h") -> Bybit intervals."""
     cls = catalogue.strategy_class(strategy.type)
     return {timeframe: bybit_interval(timeframe) for timeframe in (cls.informative_timeframes if cls else ())}
+
+
+def frame_intervals(strategy: Strategy) -> set[str]:
+    """The intervals whose klines a strategy reads: its timeframe, its confirmation timeframe, its class's
+    informative timeframes."""
+    return {interval for interval in (strategy.timeframe, strategy.confirm_timeframe,
+                                      *informative_intervals(strategy).values()) if interval}
 
 
 def missing_class(key: str) -> str:

@@ -15,7 +15,7 @@ from ai.service import ai_unavailable_reason, get_ai_service
 from core.events import Event, publish
 from exchange.factory import get_exchange
 from strategies.models import Strategy
-from trades.cycle import CycleReport, TradingCycle, informative_intervals
+from trades.cycle import CycleReport, TradingCycle, frame_intervals
 from trades.models import CycleRun, DecisionOutcome
 from trades.queries import bot_status
 
@@ -27,18 +27,21 @@ def build_cycle(*, dry_run: bool = False) -> TradingCycle:
                         dry_run=dry_run)
 
 
-# One sub-task of the cycle evaluates about this many strategy x symbol pairs (whole strategies: see
-# docs/scaling.md): big enough to share klines and indicators between strategies, small enough to spread.
-PAIRS_PER_TASK = 2500
 # Bybit's HTTP limit per IP: 600 requests in any 5-second window (https://bybit-exchange.github.io/docs/v5/rate-limit).
+# The fetch is paced to BYBIT_IP_LIMIT (550 per 5 s by default, exchange.ratelimit), never above this.
 IP_REQUESTS_PER_5S = 600
 CALLS_PER_TASK = 3  # server time, wallet balance, positions
 
 
-def strategy_groups(strategies: list[Strategy], pairs_per_task: int = PAIRS_PER_TASK) -> list[list[Strategy]]:
-    """The strategies in consecutive groups of about ``pairs_per_task`` pairs, those with the same timeframes side by
-    side, then those with the same indicator periods (so a group fetches each symbol's klines, and computes its
-    indicators, once for all of them). A strategy is never split."""
+def strategy_groups(strategies: list[Strategy], pairs_per_task: int | None = None) -> list[list[Strategy]]:
+    """The strategies in consecutive groups of about ``pairs_per_task`` pairs (``CYCLE_PAIRS_PER_TASK``), those with
+    the same timeframes side by side, then those with the same indicator periods (so a group fetches each symbol's
+    klines, and computes its indicators, once for all of them). A strategy is never split.
+
+    Why 5,000 by default: one address's Bybit limit, not the CPU, bounds a big cycle. Two groups that need the same
+    (symbol, interval) each fetch it, and the address's window pays twice; a 5,000-pair group is about 3 s of one
+    core, so splitting finer gains nothing until there are several addresses (docs/scaling.md)."""
+    pairs_per_task = pairs_per_task or settings.CYCLE_PAIRS_PER_TASK
     ordered = sorted(strategies, key=lambda s: (s.timeframe, s.confirm_timeframe, json.dumps(s.indicators or {},
                                                                                            sort_keys=True),
                                                 s.type, s.pk or 0))
@@ -60,24 +63,25 @@ def kline_calls(groups: list[list[Strategy]]) -> int:
     plus each sub-task's server time, balance and positions."""
     calls = 0
     for group in groups:
-        keys = {(symbol, interval) for strategy in group
-                for interval in (strategy.timeframe, strategy.confirm_timeframe,
-                                 *informative_intervals(strategy).values()) if interval
+        keys = {(symbol, interval) for strategy in group for interval in frame_intervals(strategy)
                 for symbol in strategy.symbols}
         calls += len(keys) + CALLS_PER_TASK
     return calls
 
 
 def rate_limit_problem(calls: int, *, ips: int = 1, seconds: float = 60.0) -> str:
-    """Why ``calls`` requests a cycle (spread over ``ips`` worker addresses) cannot stay inside Bybit's IP limit
-    within ``seconds``; "" when they can. The fetch then takes at least calls / (120 x ips) seconds."""
-    per_second = IP_REQUESTS_PER_5S / 5 * max(1, ips)
+    """Why ``calls`` requests a cycle (spread over ``ips`` worker addresses) cannot be sent within ``seconds`` at the
+    pace each address keeps (BYBIT_IP_LIMIT, inside Bybit's limit per IP); "" when they can. The fetch then takes at
+    least calls / (pace x ips) seconds."""
+    requests, window = settings.BYBIT_IP_LIMIT
+    per_second = requests / window * max(1, ips)
     needed = calls / per_second
     if needed <= seconds:
         return ""
-    return (f"{calls} exchange calls a cycle need {needed:.0f} s at Bybit's limit of {IP_REQUESTS_PER_5S} requests "
-            f"per 5 s per IP ({ips} IP(s)): more than the {seconds:.0f} s a one-minute cycle has. Use fewer "
-            f"symbols or timeframes, or more worker machines (IP addresses).")
+    return (f"{calls} exchange calls a cycle need {needed:.0f} s at {requests} requests per {window:g} s per IP "
+            f"address (BYBIT_IP_LIMIT, inside Bybit's {IP_REQUESTS_PER_5S} requests per 5 s per IP; {ips} IP(s)): "
+            f"more than the {seconds:.0f} s a one-minute cycle has. Use fewer symbols or timeframes, or more worker "
+            f"machines (IP addresses, each with its own BYBIT_IP_GROUP).")
 
 
 def start_run(trigger: str) -> CycleRun:

@@ -75,14 +75,16 @@ def run_strategy(strategy_id: int, cycle_id: int | None = None) -> int:
 
 
 @shared_task(name="trades.tasks.run_strategy_group")
-def run_strategy_group(strategy_ids: list[int], cycle_id: int | None = None) -> int:
+def run_strategy_group(strategy_ids: list[int], cycle_id: int | None = None, dry_run: bool = False) -> int:
     """Steps 2-9 for several strategies in one cycle run: klines fetched once per (symbol, interval) and indicators
-    once per parameter set for all of them; each strategy's entries still decided under its own lease."""
+    once per parameter set for all of them; each strategy's entries still decided under its own lease. ``dry_run``:
+    every decision taken and written, no order sent (the dispatcher never sets it; ``benchmarks/cycle_bench.py``
+    does, as its one-process row does)."""
     strategies = list(Strategy.objects.filter(pk__in=strategy_ids, is_active=True).order_by("pk"))
     if not strategies:
         return 0
     run = CycleRun.objects.filter(pk=cycle_id).first() if cycle_id else None
-    return run_strategies(strategies, run=run).orders
+    return run_strategies(strategies, run=run, dry_run=dry_run).orders
 
 
 def _first_report(finding: str) -> bool:

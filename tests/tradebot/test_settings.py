@@ -63,6 +63,7 @@ def test_it_parses_database_urls(tmp_path):
     assert sqlite["NAME"] == str(tmp_path / "var/x.sqlite3")
     assert sqlite["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
     assert parse_database_url("sqlite:////abs/x.db", tmp_path)["NAME"] == "/abs/x.db"
+    assert parse_database_url("sqlite:///:memory:", tmp_path)["NAME"] == ":memory:"  # not a file named so
     postgres = parse_database_url("postgres://u:p%40ss@db:6543/trading?sslmode=require", Path("."))
     assert (postgres["HOST"], postgres["PORT"], postgres["NAME"], postgres["PASSWORD"]) == ("db", 6543, "trading",
                                                                                             "p@ss")

@@ -25,128 +25,57 @@ position is open, further signals are skipped ("already held"), as in the live c
 ``reverse=True`` (the benchmark's rule, not a live one) an opposite signal closes and reverses it.
 
 Speed: nothing runs per candle in Python. Finding where a stop triggers scans the high/low arrays in
-growing blocks, the equity curve is a cumulative sum, and Python runs once per signal, in floats.
+growing blocks, the equity curve is a cumulative sum (``equity.curve``), and Python runs once per signal, in
+floats. A run in which no trade needs a decision of its own (a fixed size, no stops, no exit hooks, no daily-loss
+limit, no AI filter, no funding, no reachable liquidation or margin refusal) does not run the loop at all:
+``fast_path`` resolves it in numpy, to the same result.
 Money in floats is only for deciding and plotting: ``trades.backtest.ledger`` replays every trade
 through ``market.fills`` in Decimal for the stored report (the tests hold the two to 1e-6 USDT).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 
 from market import exits, fills, liquidation
-from market.types import InstrumentRules, Side
+from market.types import Side
 from strategies.sdk import trade_exits
-from trades.backtest import costs
+from trades.backtest import equity, fast_path
 from trades.backtest.inputs import CandleCloses, SignalEvents
-from trades.backtest.perpetual import FundingSchedule, sizes_at
-from trades.risk import RiskParams, RiskRejected, daily_loss_breached, exit_plan, plan_entry, protective_prices
+from trades.backtest.perpetual import sizes_at
+from trades.backtest.records import (
+    AI_SKIPPED,
+    ENTERED,
+    HELD,
+    MARGIN,
+    MINUTE_NS,
+    OUTCOMES,
+    PAUSED,
+    RISK,
+    TICK_EPSILON,
+    ZERO,
+    EngineConfig,
+    EngineResult,
+    LazyTrades,
+    Minutes,
+    PartialExit,
+    Prices,
+    SimTrade,
+    dec,
+    liquidation_reach,
+)
+from trades.risk import RiskRejected, daily_loss_breached, exit_plan, plan_entry, protective_prices
 
-ZERO = Decimal("0")
-ENTERED, HELD, RISK, PAUSED, AI_SKIPPED, MARGIN = "entered", "held", "risk", "paused", "ai", "margin"
-OUTCOMES = (ENTERED, HELD, RISK, PAUSED, AI_SKIPPED, MARGIN)
-TICK_EPSILON = 1e-6  # in ticks: float noise in price / tick, far below any real distance to a tick
-MINUTE_NS = 60_000_000_000
-
-
-def dec(value: float) -> Decimal:
-    """A float price as the Decimal it was written as (its shortest repr), like ``market.candles``."""
-    return Decimal(repr(float(value)))
-
-
-@dataclass(frozen=True)
-class Minutes:
-    """1-minute candles as plain arrays (what the per-candle work runs on)."""
-
-    start: np.ndarray  # int64 ns, open time
-    open: np.ndarray
-    high: np.ndarray
-    low: np.ndarray
-    close: np.ndarray
-    day: np.ndarray  # int64: calendar day number in the bot's time zone (for the daily-loss limit)
-
-    @classmethod
-    def from_frame(cls, frame: pd.DataFrame, timezone: str = "UTC") -> Minutes:
-        index = frame.index if frame.index.tz is not None else frame.index.tz_localize("UTC")
-        index = index.as_unit("ns")  # pandas keeps a file's resolution (often ms); the engine counts in ns
-        day = index.tz_convert(timezone).tz_localize(None).asi8 // 86_400_000_000_000
-        return cls(start=index.asi8, open=frame["open"].to_numpy(dtype="float64"),
-                   high=frame["high"].to_numpy(dtype="float64"), low=frame["low"].to_numpy(dtype="float64"),
-                   close=frame["close"].to_numpy(dtype="float64"), day=np.asarray(day, dtype=np.int64))
-
-    def __len__(self) -> int:
-        return len(self.start)
-
-
-@dataclass(frozen=True)
-class EngineConfig:
-    rules: InstrumentRules
-    risk: RiskParams
-    initial_balance: Decimal = costs.INITIAL_BALANCE
-    fee_rate: Decimal = costs.FEE_RATE
-    slippage_bps: Decimal = costs.SLIPPAGE_BPS
-    max_notional: Decimal = Decimal("100000")
-    fixed_qty: Decimal | None = None  # None: sized by trades.risk.plan_entry, as live
-    protective_stops: bool = True  # stop-loss and take-profit from trades.risk.protective_prices, as live
-    reverse: bool = False  # an opposite signal closes and reverses the position (not a live rule)
-    daily_loss_limit: Decimal | None = None  # the strategy's max_daily_loss_percentage
-    funding: FundingSchedule | None = None  # None: no funding (the fast path does no funding work at all)
-    liquidation: bool = True  # isolated-margin liquidation (market.liquidation) before a further stop
-
-
-@dataclass(slots=True)
-class PartialExit:
-    """A part of a position closed before the rest (a partial take-profit)."""
-
-    bar: int
-    qty: Decimal
-    base: Decimal  # where the closing market order started, before slippage
-    reason: str
-    price: float = 0.0  # the fill, slipped
-    fee: float = 0.0
-    gross: float = 0.0
-    at_open: bool = False  # reached by the minute's open (settled before the cycle decides at that minute)
-
-
-@dataclass(slots=True)
-class SimTrade:
-    side: str  # Buy (long) or Sell (short)
-    direction: int  # +1 long, -1 short
-    qty: Decimal
-    size: float  # qty as a float, for the arithmetic
-    signal_time: int  # ns, open time of the signal candle
-    entry_bar: int
-    entry_price: float
-    entry_fee: float
-    stop_loss: Decimal | None
-    take_profit: Decimal | None
-    exit_bar: int = -1  # -1 while open
-    exit_price: float = 0.0
-    exit_fee: float = 0.0
-    exit_reason: str = ""  # stop_loss, take_profit, reverse, or one of market.exits' kinds
-    gross: float = 0.0  # price PnL before fees (of every part closed)
-    pnl: float = 0.0  # net of both fees (Bybit's closed PnL)
-    plan: exits.ExitPlan | None = None  # the extra exits (market.exits), when the strategy has any
-    partials: list[PartialExit] = field(default_factory=list)
-    exit_base: Decimal | None = None  # the last close's price before slippage, when market.exits decided it
-    exit_tag: str = ""  # an exit signal's tag or custom_exit's reason
-    liq_price: Decimal | None = None  # where isolated margin liquidates it (None: not simulated)
-    liq_scanned: int = 0  # candles before this one are known not to reach liq_price (the lazy watch)
-    funding: float = 0.0  # funding received (negative: paid) while held; in cash at the close
-
-    @property
-    def remaining_size(self) -> float:
-        return self.size - sum(float(part.qty) for part in self.partials)
-
-    @property
-    def remaining_qty(self) -> Decimal:
-        return self.qty - sum((part.qty for part in self.partials), ZERO)
+# The records live in ``records`` (``fast_path`` builds them without importing the loop); their old home still names
+# them, for the ledger, the report, the portfolio and the tests.
+__all__ = ["AI_SKIPPED", "ENTERED", "HELD", "MARGIN", "MINUTE_NS", "OUTCOMES", "PAUSED", "RISK", "TICK_EPSILON",
+           "ZERO", "EngineConfig", "EngineResult", "LazyTrades", "Minutes", "PartialExit", "Prices", "SimTrade", "dec",
+           "first_touch", "simulate"]
 
 
 @dataclass(frozen=True)
@@ -160,42 +89,6 @@ class _Exit:
         """The first minute at which the live cycle could enter again."""
         return self.bar if self.at_open else self.bar + 1
 
-
-@dataclass
-class EngineResult:
-    trades: list[SimTrade]  # closed, in order
-    open_trade: SimTrade | None  # still open after the last candle (marked to market, no exit fee)
-    equity: np.ndarray  # float per 1-minute candle from trade_from: cash + unrealized PnL at its close
-    exposure: np.ndarray  # bool per candle from trade_from: a position was held at its close
-    outcomes: list[str]  # per signal event: one of OUTCOMES
-    details: list[str]  # per signal event: why it was skipped ("" when entered)
-    final_equity: float
-    fees_paid: float
-    trade_from: int
-
-
-class Prices:
-    """``market.fills.slipped_price`` in floats (the fee is qty x price x rate), for deciding inside the loop.
-
-    The stored figures do not come from here: ``trades.backtest.ledger`` recomputes every fill with the
-    Decimal originals, and the tests hold the two together.
-    """
-
-    def __init__(self, config: EngineConfig):
-        self.slippage = float(config.slippage_bps) / 10_000
-        self.rate = float(config.fee_rate)
-        tick = config.rules.tick_size
-        self.tick = float(tick) if tick else 0.0
-        self.places = max(0, -tick.normalize().as_tuple().exponent) if tick else 0
-
-    def slipped(self, direction: int, price: float) -> float:
-        buy = direction > 0
-        moved = price * (1 + self.slippage if buy else 1 - self.slippage)
-        if not self.tick:
-            return moved
-        steps = moved / self.tick
-        steps = math.ceil(steps - TICK_EPSILON) if buy else math.floor(steps + TICK_EPSILON)
-        return round(steps * self.tick, self.places)
 
 
 class _Simulation:
@@ -216,7 +109,7 @@ class _Simulation:
         self.fixed_size = float(self.fixed_qty) if self.fixed_qty is not None else 0.0
         self.leverage = float(config.risk.leverage)
         self.extremes: tuple[np.ndarray, np.ndarray] | None = None
-        self.liq_reach = 1 / self.leverage - float(fills.DEFAULT_MAINTENANCE_MARGIN_RATE)
+        self.liq_reach = liquidation_reach(self.leverage)
         self.liquidation_on = config.liquidation
         self.extreme_lists: tuple[list[float], list[float]] | None = None
 
@@ -319,7 +212,7 @@ class _Simulation:
         until, row = self.signal_exit_bar(trade)
         exit_ = self.protective_exit(trade, until)
         # A stop the decision minute's open reaches settles first; anything later in that minute comes too late.
-        if until < len(self.m) and (exit_ is None or exit_.bar > until or (exit_.bar == until and not exit_.at_open)):
+        if until < self.n and (exit_ is None or exit_.bar > until or (exit_.bar == until and not exit_.at_open)):
             return self.close_by_signal(trade, until, trade_exits.EXIT_SIGNAL, self.closes.tags[row] or "exit signal")
         return exit_
 
@@ -328,11 +221,11 @@ class _Simulation:
         closes it, and that candle's row; (past the end, -1) when none does."""
         rows = self.exit_rows[trade.direction]
         if not len(rows):
-            return len(self.m), -1
+            return self.n, -1
         minutes = self.closes.minute[rows]
         k = int(np.searchsorted(minutes, trade.entry_bar, side="right"))
-        if k >= len(rows) or minutes[k] >= len(self.m):
-            return len(self.m), -1
+        if k >= len(rows) or minutes[k] >= self.n:
+            return self.n, -1
         return int(minutes[k]), int(rows[k])
 
     def close_by_signal(self, trade: SimTrade, bar: int, kind: str, tag: str) -> _Exit:
@@ -354,7 +247,7 @@ class _Simulation:
         liquidating = self.liquidating(trade, trade.stop_loss)
         stop = float(trade.liq_price) if liquidating else float(trade.stop_loss) if trade.stop_loss else None
         target = float(trade.take_profit) if trade.take_profit else None
-        bar, end = trade.entry_bar, min(until + 1, len(m))
+        bar, end = trade.entry_bar, min(until + 1, self.n)
         while (bar := first_touch(m.low, m.high, bar, stop, target, long_, end)) >= 0:
             o, h, lo = float(m.open[bar]), float(m.high[bar]), float(m.low[bar])
             trigger = fills.stop_or_take_profit(trade.side, stop, target, o, h, lo)
@@ -371,7 +264,7 @@ class _Simulation:
         as the paper exchange runs it): partial take-profits are recorded on the trade as they fill; the exit that
         closes what is left is returned (None: still open then)."""
         plan, remaining, due = trade.plan or exits.ExitPlan(trade.side), trade.qty, self.time_exit_bar(trade)
-        for bar in range(trade.entry_bar, len(self.m) if until is None else min(until + 1, len(self.m))):
+        for bar in range(trade.entry_bar, self.n if until is None else min(until + 1, self.n)):
             exit_, plan, remaining = self.step(trade, plan, remaining, bar, due)
             if exit_ is not None:
                 return exit_
@@ -454,7 +347,7 @@ class _Simulation:
         """The 1-minute candle at whose open the time exit closes the trade (past the end: none)."""
         risk = self.c.risk
         if not risk.exit_after_candles:
-            return len(self.m)
+            return self.n
         minute = exits.time_exit_minute(int(self.m.start[trade.entry_bar]) // MINUTE_NS, risk.exit_after_candles,
                                         risk.candle_minutes)
         return int(np.searchsorted(self.m.start, minute * MINUTE_NS, side="left"))
@@ -470,7 +363,8 @@ class _Simulation:
 
     def close(self, trade: SimTrade, bar: int, price: float, reason: str) -> None:
         if reason == "reverse":  # at the open: the parts the walk saw filling from then on never did
-            trade.partials = [part for part in trade.partials if part.bar < bar]
+            if trade.partials:
+                trade.partials = [part for part in trade.partials if part.bar < bar]
             trade.exit_base = None
         size = trade.remaining_size
         # The exchange's liquidation engine takes the position over at the liquidation price: no slippage.
@@ -482,8 +376,11 @@ class _Simulation:
         if self.c.funding is not None:
             trade.funding = float(self.funding_moves(trade, bar)[1].sum())
             self.cash += trade.funding
-        gross += sum(part.gross for part in trade.partials)
-        fee += sum(part.fee for part in trade.partials)
+        if trade.partials:  # the generators cost more than the rest of a close; "+ 0.0" is what an empty sum adds
+            gross += sum(part.gross for part in trade.partials)
+            fee += sum(part.fee for part in trade.partials)
+        else:
+            gross, fee = gross + 0.0, fee + 0.0
         trade.exit_bar, trade.exit_price, trade.exit_fee, trade.exit_reason = bar, fill, fee, reason
         trade.gross, trade.pnl = gross, gross - trade.entry_fee - fee
         if self.c.daily_loss_limit is not None:
@@ -510,7 +407,14 @@ def simulate(minutes: Minutes, events: SignalEvents, config: EngineConfig, *, tr
              ai_filter: Callable[[int], str] | None = None, progress: Callable[[float], None] | None = None,
              closes: CandleCloses | None = None) -> EngineResult:
     """Replay ``events`` over ``minutes``. ``ai_filter(event_index)`` returns "" to go ahead, or why not.
-    ``closes``: the strategy's exit signals and custom exit hooks (None: it has neither)."""
+    ``closes``: the strategy's exit signals and custom exit hooks (None: it has neither).
+
+    A run in which no trade needs a decision of its own is resolved in numpy (``fast_path``, the same result);
+    the loop below runs whenever one of its preconditions fails."""
+    if fast_path.applies(config, ai_filter, closes):
+        resolved = fast_path.resolve(minutes, events, config, trade_from=trade_from, progress=progress)
+        if resolved is not None:
+            return resolved
     sim = _Simulation(minutes, config, closes)
     outcomes: list[str] = []
     details: list[str] = []
@@ -593,47 +497,43 @@ def _result(sim: _Simulation, open_trade: SimTrade | None, outcomes: list[str], 
     m = sim.m
     n = len(m)
     everything = sim.trades + ([open_trade] if open_trade is not None else [])
-    entry_bar = np.array([t.entry_bar for t in everything], dtype=np.int64)
-    exit_bar = np.array([t.exit_bar if t.exit_bar >= 0 else n for t in everything], dtype=np.int64)
-    signed = np.array([t.size * t.direction for t in everything], dtype="float64")
-    entry_price = np.array([t.entry_price for t in everything], dtype="float64")
+    # One pass over the trades for their columns (the partial exits, rare, in a second one).
+    entry_bar, exit_bar, signed, entry_price, entry_cash, exit_cash, closed_parts = [], [], [], [], [], [], []
+    for t in everything:
+        entry_bar.append(t.entry_bar)
+        exit_bar.append(t.exit_bar if t.exit_bar >= 0 else n)
+        signed.append(t.size * t.direction)
+        entry_price.append(t.entry_price)
+        entry_cash.append(-t.entry_fee)
+        exit_cash.append(t.gross - t.exit_fee - sum(p.gross - p.fee for p in t.partials) if t.partials
+                         else t.gross - t.exit_fee - 0)
+        closed_parts.append(sum(float(p.qty) for p in t.partials) * t.direction if t.partials else 0)
+    entry_bar, exit_bar = np.array(entry_bar, dtype=np.int64), np.array(exit_bar, dtype=np.int64)
+    signed, entry_price = np.array(signed, dtype="float64"), np.array(entry_price, dtype="float64")
     # Cash moves at fills: the entry fee out at the entry candle, PnL less the exit fee in at the exit candle.
-    cash = np.zeros(n + 1)
-    np.add.at(cash, entry_bar, [-t.entry_fee for t in everything])
-    np.add.at(cash, exit_bar, [t.gross - t.exit_fee - sum(p.gross - p.fee for p in t.partials) for t in everything])
     # A part closed early (a partial take-profit) leaves the holding, and pays in, at its own candle.
-    parts = [(p, t) for t in everything for p in t.partials]
+    parts = [(p, t) for t in everything if t.partials for p in t.partials]
     part_bar = np.array([p.bar for p, _ in parts], dtype=np.int64)
     part_signed = np.array([float(p.qty) * t.direction for p, t in parts], dtype="float64")
     part_entry = np.array([t.entry_price for _, t in parts], dtype="float64")
-    np.add.at(cash, part_bar, [p.gross - p.fee for p, _ in parts])
+    cash_bar = [entry_bar, exit_bar, part_bar]
+    cash_amount = [np.array(entry_cash, dtype="float64"), np.array(exit_cash, dtype="float64"),
+                   np.array([p.gross - p.fee for p, _ in parts], dtype="float64")]
     final = sim.cash
     if sim.c.funding is not None:
         for trade in everything:
             bars, amounts = sim.funding_moves(trade, trade.exit_bar if trade.exit_bar >= 0 else n - 1)
-            np.add.at(cash, bars, amounts)
+            cash_bar.append(bars)
+            cash_amount.append(amounts)
             if trade is open_trade:
                 trade.funding = float(amounts.sum())
                 final += trade.funding
-    remaining = signed - np.array([sum(float(p.qty) for p in t.partials) * t.direction for t in everything],
-                                  dtype="float64")
-    # What is held at each close ([entry, exit) per trade) and its cost, for the unrealized PnL.
-    held, cost, positions = np.zeros(n + 1), np.zeros(n + 1), np.zeros(n + 1, dtype=np.int64)
-    np.add.at(positions, entry_bar, 1)
-    np.subtract.at(positions, exit_bar, 1)
-    np.add.at(held, entry_bar, signed)
-    np.subtract.at(held, exit_bar, remaining)
-    np.subtract.at(held, part_bar, part_signed)
-    np.add.at(cost, entry_bar, signed * entry_price)
-    np.subtract.at(cost, exit_bar, remaining * entry_price)
-    np.subtract.at(cost, part_bar, part_signed * part_entry)
-    open_count = np.cumsum(positions[:n])
-    # Flat candles get exactly zero, not the residue of adding and removing the same float.
-    held = np.where(open_count > 0, np.cumsum(held[:n]), 0.0)
-    cost = np.where(open_count > 0, np.cumsum(cost[:n]), 0.0)
-    equity = float(sim.c.initial_balance) + np.cumsum(cash[:n]) + held * m.close - cost
+    remaining = signed - np.array(closed_parts, dtype="float64")
+    curve, open_count = equity.curve(m.close, float(sim.c.initial_balance), np.concatenate(cash_bar).astype(np.int64),
+                                     np.concatenate(cash_amount), entry_bar, exit_bar, signed, remaining, entry_price,
+                                     part_bar, part_signed, part_entry)
     if open_trade is not None and n:
         final += (float(m.close[-1]) - open_trade.entry_price) * open_trade.remaining_size * open_trade.direction
-    return EngineResult(trades=sim.trades, open_trade=open_trade, equity=equity[trade_from:],
+    return EngineResult(trades=sim.trades, open_trade=open_trade, equity=curve[trade_from:],
                         exposure=open_count[trade_from:] > 0, outcomes=outcomes, details=details,
                         final_equity=final, fees_paid=sim.fees, trade_from=trade_from)

@@ -3,9 +3,11 @@ that use it, each cell's trades simulated by the backtest engine (``trades.backt
 and fees of every backtest), the cells spread over forked processes that inherit the shared columns.
 
 ``benchmarks/optimise_bench.py`` measures it against backtesting.py's ``Backtest.optimize`` and vectorbt's sweep on
-the same candles. The EMA is the one ``ema_crossover`` uses (``strategies.sdk.indicators.ema``, TA-Lib's) and the
-crossover rule is ``strategies.rules.crossed``: on 1-minute candles, long on the fast EMA crossing above the slow one,
-short on the cross below, each signal filled at the next minute's open.
+the same candles. A cell with the benchmark's settings (a fixed size, no stops) takes the engine's vectorized
+resolution (``trades.backtest.fast_path``) and counts its trades without building them as objects. The EMA is the
+one ``ema_crossover`` uses (``strategies.sdk.indicators.ema``, TA-Lib's) and the crossover rule is
+``strategies.rules.crossed``: on 1-minute candles, long on the fast EMA crossing above the slow one, short on the
+cross below, each signal filled at the next minute's open.
 """
 
 from __future__ import annotations
@@ -44,10 +46,10 @@ class Grid:
         fast, slow = self.emas[fast_period], self.emas[slow_period]
         actions = crossed(fast, slow, above=True).astype(np.int8) - crossed(fast, slow, above=False).astype(np.int8)
         events = signal_events(self.frame, actions, "1", self.minutes.start)
-        result = simulate(self.minutes, events, self.config)
+        result = simulate(self.minutes, events, self.config)  # no stops, fixed size: resolved in numpy (fast_path)
         equity = result.equity
-        drawdown = float(((np.maximum.accumulate(equity) - equity) / np.maximum.accumulate(equity)).max() * 100) \
-            if len(equity) else 0.0
+        peak = np.maximum.accumulate(equity)
+        drawdown = float(((peak - equity) / peak).max() * 100) if len(equity) else 0.0
         return SweepCell(fast_period, slow_period, float(result.final_equity), len(result.trades), round(drawdown, 4))
 
 
