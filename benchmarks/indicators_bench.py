@@ -13,7 +13,14 @@ two references measured in the same run:
   windows for the rolling ones), feeding the same rule masks (``strategies.rules``).
 
 Before timing, it asserts that both references produce the same indicator values (to floating-point
-noise) and the same signals as the real pass. Needs no database.
+noise) and the same signals as the real pass.
+
+Issue 23 adds a third reference on the 1,000,000 candles, for the indicators alone: TA-Lib's C functions
+computing the same twelve columns (EMA x2, MACD, BBANDS, RSI, ATR, STOCH) from the same three columns, kept
+and attached to the frame as ``compute_indicators`` attaches its own. It is compared with
+``compute_indicators`` alone (no signals: TA-Lib has none), each timed as the best of the same number of
+alternating runs. TA-Lib seeds its averages differently (see ``strategies.talib_pass``), so the script first
+asserts that its values equal ours once the seeds have faded. Needs no database.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from pathlib import Path
 import django
 import numpy as np
 import pandas as pd
+import talib
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 # Signals look their strategy class up in the catalogue, which reads STRATEGY_DIRS from the settings.
@@ -43,6 +51,9 @@ from strategies.signals import signal_series  # noqa: E402
 TYPES = tuple(RULES)
 GOAL_VS_LOOP = 50.0
 GOAL_VS_NUMPY = 2.0
+GOAL_VS_TALIB = 1.0  # issue 23: the indicator pass within TA-Lib's time for the same indicators
+TALIB_RUNS = 9
+SEEDS_FADED = 20_000  # rows after which no seed difference is left (every correction has underflowed to 0)
 
 
 def random_walk(rows: int, seed: int = 7) -> pd.DataFrame:
@@ -246,6 +257,49 @@ def numpy_pass(frame: pd.DataFrame, c: dict):
     return out, signals
 
 
+# --- reference 3: TA-Lib, the indicators alone --------------------------------------------------------
+
+def talib_reference(frame: pd.DataFrame, c: dict) -> pd.DataFrame:
+    """The twelve columns from TA-Lib's functions, attached to the frame the way ``compute_indicators`` does."""
+    high, low, close = (frame[name].to_numpy(dtype="float64") for name in ("high", "low", "close"))
+    columns = {"rsi": talib.RSI(close, c["rsi_period"]),
+               "ema_short": talib.EMA(close, c["ema_short"]), "ema_long": talib.EMA(close, c["ema_long"])}
+    columns["macd"], columns["macd_signal"], columns["macd_hist"] = talib.MACD(
+        close, c["macd_fast"], c["macd_slow"], c["macd_signal"])
+    columns["bb_upper"], columns["bb_middle"], columns["bb_lower"] = talib.BBANDS(
+        close, c["bb_period"], c["bb_std"], c["bb_std"], talib.MA_Type.SMA)
+    columns["stoch_k"], columns["stoch_d"] = talib.STOCH(
+        high, low, close, c["stoch_k"], c["stoch_smooth"], talib.MA_Type.SMA, c["stoch_d"], talib.MA_Type.SMA)
+    columns["atr"] = talib.ATR(high, low, close, c["atr_period"])
+    added = pd.DataFrame({name: columns[name] for name in INDICATOR_COLUMNS}, index=frame.index, copy=False)
+    return pd.concat([frame, added], axis=1)
+
+
+def assert_talib_same(ours: pd.DataFrame, theirs: pd.DataFrame) -> float:
+    """TA-Lib computes the same indicators: equal values (to 1e-9 of the column's scale) once the seeds have faded."""
+    worst = 0.0
+    price = float(ours["close"].abs().max())
+    for column in INDICATOR_COLUMNS:
+        a, b = ours[column].to_numpy()[SEEDS_FADED:], theirs[column].to_numpy()[SEEDS_FADED:]
+        assert not np.isnan(a).any() and not np.isnan(b).any(), f"TA-Lib: {column} has gaps"
+        scale = max(float(np.abs(a).max()), price if column.startswith("macd") else 0.0)
+        error = float(np.max(np.abs(a - b))) / scale
+        assert error < 1e-9, f"TA-Lib: {column} differs by {error:.2e} (relative to its scale)"
+        worst = max(worst, error)
+    return worst
+
+
+def alternating_best(functions: dict, runs: int) -> dict[str, float]:
+    """Each function's fastest of ``runs``, run in turn (A B A B ...) so that both see the same machine load."""
+    times = {name: [] for name in functions}
+    for _ in range(runs):
+        for name, function in functions.items():
+            start = time.perf_counter()
+            function()
+            times[name].append(time.perf_counter() - start)
+    return {name: min(values) for name, values in times.items()}
+
+
 # --- checking and timing ---------------------------------------------------------------------------
 
 def assert_same(name: str, expected, got) -> float:
@@ -311,6 +365,12 @@ def main() -> int:
     fired = {kind: int(np.count_nonzero(real_pass(sample, config)[1][kind])) for kind in TYPES}
     print(f"  same values (worst relative difference {max(errors):.1e}) and identical signals "
           f"({', '.join(f'{kind} fired on {count} of {args.loop_sample:,} rows' for kind, count in fired.items())})")
+    if len(large) > SEEDS_FADED:
+        talib_error = assert_talib_same(compute_indicators(large, config), talib_reference(large, config))
+        print(f"  TA-Lib's twelve columns equal ours from row {SEEDS_FADED:,} on (worst {talib_error:.1e}; before "
+              "it, its seeds differ: see strategies/talib_pass.py)")
+    else:
+        print(f"  (TA-Lib's values not compared: {args.candles:,} candles end before its seeds have faded)")
 
     print("\ncandles     pass      real        per-candle loop            plain numpy")
     rows = []
@@ -337,7 +397,24 @@ def main() -> int:
     print(f"\ngoal on {args.candles:,} candles: >= {GOAL_VS_LOOP:g}x faster than the loop "
           f"({loop / real:.1f}x) and within {GOAL_VS_NUMPY:g}x of numpy ({real / numpy_:.2f}x): "
           f"{'met' if ok else 'NOT met'}")
-    return 0 if ok else 1
+
+    print(f"\nthe indicators alone on {args.candles:,} candles (compute_indicators, no signals), best of "
+          f"{TALIB_RUNS} alternating runs:")
+    best = alternating_best({"ours": lambda: compute_indicators(large, config),
+                             "talib": lambda: talib_reference(large, config)}, TALIB_RUNS)
+    print(f"  compute_indicators {best['ours'] * 1000:7.2f} ms on {indicators.THREADS} thread(s); "
+          f"TA-Lib's functions one after the other {best['talib'] * 1000:7.2f} ms")
+    if indicators.THREADS > 1:
+        single = one_thread(lambda: alternating_best({"ours": lambda: compute_indicators(large, config),
+                                                      "talib": lambda: talib_reference(large, config)}, TALIB_RUNS))
+        print(f"  on one thread: compute_indicators {single['ours'] * 1000:7.2f} ms, TA-Lib "
+              f"{single['talib'] * 1000:7.2f} ms = {single['ours'] / single['talib']:.2f}x TA-Lib's time")
+    ratio = best["ours"] / best["talib"]
+    talib_ok = ratio <= GOAL_VS_TALIB
+    print(f"\ngoal: {args.candles:,}-candle indicator pass <= TA-Lib's time for the same indicators: "
+          f"{ratio:.2f}x TA-Lib's time ({best['ours'] * 1000:.2f} ms against {best['talib'] * 1000:.2f} ms): "
+          f"{'met' if talib_ok else 'NOT met'}")
+    return 0 if ok and talib_ok else 1
 
 
 if __name__ == "__main__":

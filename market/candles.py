@@ -50,8 +50,9 @@ def closed_candles(frame: pd.DataFrame, interval: str, now: datetime) -> pd.Data
     """Drop the candle (normally only the newest) whose period has not ended at ``now``."""
     if frame.empty:
         return frame
-    closes_at = frame.index + interval_delta(interval)
-    return frame[closes_at <= pd.Timestamp(now)]
+    # Oldest first (``Exchange.get_kline_frame``), so the closed candles are a prefix: those opened at least one
+    # interval before ``now``. A slice, not a mask over a shifted index: this runs for every frame of every cycle.
+    return frame.iloc[:frame.index.searchsorted(pd.Timestamp(now) - interval_delta(interval), side="right")]
 
 
 def resample(frame_1m: pd.DataFrame, interval: str) -> pd.DataFrame:

@@ -19,21 +19,20 @@ column                    definition (periods from the strategy's ``indicators``
                           range, seeded with the mean of the first ``atr_period`` true ranges).
 ========================  ============================================================================
 
-Rows before an indicator has its full window are NaN. Three indicators do not go through ``ta``:
-its ``RSIIndicator`` seeds the averages with a zero instead of Wilder's first-period mean (it only
-converges to Wilder's RSI after ~100 candles, and the live cycle sees 200); its
-``AverageTrueRange`` runs a Python loop per candle and reports 0.0, not NaN, in its warm-up (both
-are Wilder smoothings, computed here by ``exponential_smoothing``, which gives pandas' exponentially
-weighted mean in about half its time and without a new array); and its
-``StochasticOscillator`` only gives the fast %K, whose window extremes are found here three times
-faster (``rolling_extreme``). The tests check all of them against independent references and ATR
-against ``ta``'s own; ``benchmarks/indicators_bench.py`` measures the pass.
+Rows before an indicator has its full window are NaN. ``ta``'s own RSI (seeded with zero, converging to Wilder's
+only after ~100 candles), ATR (a Python loop per candle, 0.0 in its warm-up) and stochastic (fast %K only) are
+not used: the definitions above are computed here, and the tests check them against independent references
+(ATR also against ``ta``'s own). Three ways lead to the same numbers (to ~1e-12 of the value):
 
-On a live frame (up to ``SHORT_FRAME_ROWS`` rows) the ``ta`` indicators are computed in numpy too (``ema``,
-``rolling_mean_std``: the same numbers to ~1e-12), since there pandas' fixed cost per call was most of the pass.
+* a live frame (up to ``SHORT_FRAME_ROWS`` rows): numpy (``ema``, ``rolling_mean_std``, the Wilder averages by
+  ``exponential_smoothing``, window extremes by ``rolling_extreme``): on a few hundred rows pandas' fixed cost
+  per call was most of the pass;
+* a backtest's long frame: TA-Lib's C functions, their seeds and flat windows corrected to these definitions
+  (``strategies.talib_pass``; issue 23: four times faster than ``ta``'s pandas, which issue 4 had asked for);
+* a long frame with a missing price or a period of 1, which TA-Lib cannot take: ``ta`` and numpy as before.
 
-A long frame (``PARALLEL_FROM_ROWS``, a backtest) has its indicators computed side by side on a few
-threads; the values are the same as on one thread, bit for bit.
+A long frame (``PARALLEL_FROM_ROWS``) has its indicators computed side by side on a few threads; the values
+are the same as on one thread, bit for bit. ``benchmarks/indicators_bench.py`` measures the pass.
 """
 
 from __future__ import annotations
@@ -45,11 +44,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
+import talib
 from numpy.lib.stride_tricks import sliding_window_view
 from ta.trend import MACD, EMAIndicator
 from ta.volatility import BollingerBands
 
+from strategies import talib_pass
 from strategies.config import validate_indicators
+from strategies.smoothing import exponential_smoothing, wilder_average
 
 INDICATOR_COLUMNS = (
     "rsi", "ema_short", "ema_long", "macd", "macd_signal", "macd_hist",
@@ -124,8 +126,11 @@ def config_key(config: dict) -> str:
 def _indicator_jobs(high: np.ndarray, low: np.ndarray, close: np.ndarray, c: dict) -> list:
     """The indicators as independent computations over the same (read-only) columns, the slowest first. A live
     frame (up to ``SHORT_FRAME_ROWS``) has its EMAs, MACD and bands in numpy: on a few hundred rows ``ta``'s pandas
-    calls cost ten times the arithmetic; a backtest's long frame keeps ``ta`` (issue 4). Same numbers to ~1e-12."""
+    calls cost ten times the arithmetic. A backtest's long frame goes through TA-Lib's C loops (``talib_pass``),
+    unless a price is missing or a period is 1, where it keeps ``ta``. Same numbers to ~1e-12."""
     short = len(close) <= SHORT_FRAME_ROWS
+    if not short and talib_pass.usable(high, low, close, [c[name] for name in TALIB_PERIODS]):
+        return _talib_jobs(high, low, close, c)
     series = None if short else pd.Series(close, copy=False)
 
     def bands():
@@ -167,8 +172,48 @@ def _indicator_jobs(high: np.ndarray, low: np.ndarray, close: np.ndarray, c: dic
     return [bands, macd, rsi, atr, ema_short, ema_long, stochastic]
 
 
-# On a long frame (a backtest) the indicators run side by side: pandas' and numpy's loops release
-# the GIL, so on two cores a million candles take about 0.7 of the time. A live cycle's few hundred
+# The periods TA-Lib's functions take (each at least 2 there); the stochastic's smoothings stay in numpy.
+TALIB_PERIODS = ("rsi_period", "ema_short", "ema_long", "macd_fast", "macd_slow", "macd_signal", "bb_period",
+                 "stoch_k", "atr_period")
+
+
+def _talib_jobs(high: np.ndarray, low: np.ndarray, close: np.ndarray, c: dict) -> list:
+    """``_indicator_jobs`` of a long frame with finite prices, on TA-Lib (``talib_pass``: same values)."""
+    period = {name: int(c[name]) for name in TALIB_PERIODS}
+
+    def macd():
+        line, signal, histogram = talib_pass.macd(close, period["macd_fast"], period["macd_slow"],
+                                                  period["macd_signal"])
+        return {"macd": line, "macd_signal": signal, "macd_hist": histogram}
+
+    def bands():
+        upper, middle, lower = talib_pass.bollinger(close, period["bb_period"], c["bb_std"])
+        return {"bb_upper": upper, "bb_middle": middle, "bb_lower": lower}
+
+    def stochastic():
+        lowest, highest = talib.MIN(low, period["stoch_k"]), talib.MAX(high, period["stoch_k"])  # exact extremes
+        fast_k = _fast_k(close, lowest, highest)  # in lowest's array; highest's is free again
+        slow_k = _moving_average_into(fast_k, c["stoch_smooth"], out=highest)  # (a fresh 8 MB array costs more)
+        return {"stoch_k": slow_k, "stoch_d": _moving_average_into(slow_k, c["stoch_d"], out=fast_k)}
+
+    def rsi():
+        values = talib_pass.rsi(close, period["rsi_period"])
+        return {"rsi": wilder_rsi(close, period["rsi_period"]) if values is None else values}
+
+    def atr():
+        return {"atr": talib_pass.atr(high, low, close, period["atr_period"])}
+
+    def ema_short():
+        return {"ema_short": talib_pass.ema(close, period["ema_short"])}
+
+    def ema_long():
+        return {"ema_long": talib_pass.ema(close, period["ema_long"])}
+
+    return [bands, stochastic, rsi, macd, ema_short, ema_long, atr]
+
+
+# On a long frame (a backtest) the indicators run side by side: TA-Lib's, numpy's and pandas' loops
+# release the GIL, so on two idle cores a million candles take about 0.7 of the time. A live cycle's few hundred
 # candles stay on the calling thread, where handing work over would cost more than it saves.
 PARALLEL_FROM_ROWS = 20_000
 SHORT_FRAME_ROWS = 5_000  # up to this many rows, rolling windows are taken over a view (rolling_mean_std)
@@ -188,61 +233,6 @@ def _executor() -> ThreadPoolExecutor:
 
 # The helpers below work in place where they can: on a million candles, every avoided temporary
 # array saves a fresh 8 MB allocation, which costs more than the arithmetic on it.
-
-def wilder_average(values: np.ndarray, period: int, first: int) -> np.ndarray:
-    """Wilder's smoothing: NaN before row ``first``, there the mean of the ``period`` values ending at
-    it, then ``avg = avg_prev + (value - avg_prev) / period``. Overwrites ``values``."""
-    if len(values) <= first:
-        return np.full(len(values), np.nan)
-    values[first] = values[first - period + 1:first + 1].mean()
-    return exponential_smoothing(values, 1.0 / period, start=first)
-
-
-def exponential_smoothing(values: np.ndarray, alpha: float, start: int = 0) -> np.ndarray:
-    """``y[start] = values[start]``, then ``y[t] = y[t-1] + alpha * (values[t] - y[t-1])``; NaN before
-    ``start``. The same numbers as pandas' ``ewm(alpha=alpha, adjust=False).mean()`` (to ~1e-12).
-    Computed in place: overwrites and returns ``values`` (float64).
-
-    A recurrence is one long chain of dependent steps, so it is solved in blocks instead: within a
-    block, ``y[i] = d**i * (alpha * cumsum(values[k] / d**k) + level * d)`` with ``d = 1 - alpha`` and
-    ``level`` the value before the block; only the block levels (one per block) are chained in Python.
-    The block is short enough that ``d**-block`` stays far from overflowing.
-    """
-    n = len(values) - start
-    values[:start] = np.nan
-    decay = 1.0 - alpha
-    if n <= 1 or decay <= 0.0:
-        return values
-    if np.isnan(values[start:]).any():  # a gap: pandas steps over it, where the block sums would carry it on
-        values[start:] = pd.Series(values[start:]).ewm(alpha=alpha, adjust=False).mean().to_numpy()
-        return values
-    block = int(min(4096, max(8, 250 / -np.log10(decay)), max(8, n)))  # a live frame: one block of its length
-    powers = decay ** np.arange(block, dtype="float64")
-    full_rows, tail = divmod(n, block)
-    end = start + full_rows * block
-    rest = np.zeros((1, block))  # the last, partial block, padded with zeros
-    rest[0, :tail] = values[end:]
-    level = float(values[start])  # so that y[start] = d * level + alpha * values[start] = values[start]
-    for grid in (values[start:end].reshape(full_rows, block), rest):
-        level = _smooth_blocks(grid, alpha, powers, level)
-    values[end:] = rest[0, :tail]
-    return values
-
-
-def _smooth_blocks(grid: np.ndarray, alpha: float, powers: np.ndarray, level: float) -> float:
-    """Smooth each row of ``grid`` (consecutive blocks) in place, from ``level``; return the last value."""
-    decay, block = powers[1], len(powers)
-    np.multiply(grid, alpha / powers, out=grid)
-    np.cumsum(grid, axis=1, out=grid)
-    block_ends, step = grid[:, -1] * powers[-1], decay ** block
-    levels = np.empty(len(grid))
-    for row in range(len(grid)):
-        levels[row] = level * decay
-        level = block_ends[row] + level * step
-    grid += levels[:, None]
-    grid *= powers
-    return level
-
 
 def ema(values: np.ndarray, period: int, first: int = 0) -> np.ndarray:
     """``ta``'s EMA (pandas' ``ewm(span=period, adjust=False, min_periods=period)``): alpha = 2/(period+1), seeded
@@ -287,9 +277,14 @@ def fast_stochastic(high, low, close, period: int) -> np.ndarray:
     NaN when the range is empty)."""
     lowest = rolling_extreme(np.asarray(low, dtype="float64"), period, np.minimum)
     highest = rolling_extreme(np.asarray(high, dtype="float64"), period, np.maximum)
+    return _fast_k(np.asarray(close, dtype="float64"), lowest, highest)
+
+
+def _fast_k(close: np.ndarray, lowest: np.ndarray, highest: np.ndarray) -> np.ndarray:
+    """100 * (close - lowest) / (highest - lowest), overwriting ``lowest`` and ``highest``."""
     with np.errstate(divide="ignore", invalid="ignore"):
         np.subtract(highest, lowest, out=highest)
-        k = np.subtract(np.asarray(close, dtype="float64"), lowest, out=lowest)
+        k = np.subtract(close, lowest, out=lowest)
         np.multiply(k, 100.0, out=k)
         return np.divide(k, highest, out=k)
 
@@ -331,14 +326,23 @@ def true_range(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndarr
 
 def moving_average(values: np.ndarray, window: int) -> np.ndarray:
     """Simple moving average over full windows (NaN if the window holds a NaN or is incomplete)."""
+    return _moving_average_into(values, window, np.empty(len(values)))
+
+
+def _moving_average_into(values: np.ndarray, window: int, out: np.ndarray) -> np.ndarray:
+    """``moving_average`` written into ``out`` (which must not be ``values``), or, for a long window, a new array."""
     if window > 16:  # a long window: pandas' running sum beats adding shifted copies
         return pd.Series(values, copy=False).rolling(window, min_periods=window).mean().to_numpy()
-    out = np.full(len(values), np.nan)
-    if len(values) >= window:
+    n = len(values)
+    out[:window - 1] = np.nan
+    if n >= window:
         total = out[window - 1:]
-        total[:] = values[window - 1:]
-        for shift in range(1, window):
-            total += values[window - 1 - shift:len(values) - shift]
+        if window == 1:
+            total[:] = values
+        else:  # in the order of a plain sum: the newest value first
+            np.add(values[window - 1:], values[window - 2:n - 1], out=total)
+        for shift in range(2, window):
+            total += values[window - 1 - shift:n - shift]
         total /= window
     return out
 

@@ -23,6 +23,7 @@ ATR is not an entry condition; it is part of every snapshot for the AI and for p
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -31,6 +32,10 @@ import numpy as np
 from strategies.indicators import LOOKBACK
 
 LONG, SHORT = "LONG", "SHORT"
+# At most the rows a condition (and its numbers) on one row reads: that row and the ones before it (the stretch
+# spans LOOKBACK candles, "rising" and "crossed" compare with the previous one). The last row's masks and numbers are
+# the same computed over the last ROWS_READ rows alone: what the live cycle computes (strategies.builtin).
+ROWS_READ = LOOKBACK + 1
 
 
 @dataclass(frozen=True)
@@ -42,7 +47,8 @@ class Condition:
 
 
 def fmt(value: float) -> str:
-    if not np.isfinite(value):
+    value = float(value)  # a numpy scalar formats to the same text, slower (thousands of reasons a cycle)
+    if not math.isfinite(value):
         return "n/a"
     return f"{value:.2f}" if abs(value) >= 1 else f"{value:.4g}"
 

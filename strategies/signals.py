@@ -5,7 +5,10 @@ the SDK kernel (``strategies.sdk.kernel.populate``): ``signal_series`` gives the
 backtester's view), ``evaluate`` the last closed candle's action with its reasons (the live cycle's view). Both
 read the same ``Populated`` entries, so ``evaluate(...).action`` always equals the last value of ``signal_series``
 (before multiple-timeframe confirmation). The reasons are the class's ``explain_entry`` (the built-ins: their
-conditions, met or not), else the row's ``enter_tag``.
+conditions, met or not), else the row's ``enter_tag``. The one exception to "the same entries": a class that answers
+for the last row alone (``IStrategy.last_row``, the built-ins) is asked that by ``evaluate``, which must be, and for
+the built-ins is, the same Signal without a pass over every row in pandas (``tests/strategies/test_last_row.py``
+compares the two on every window of the bundled month).
 
 Multiple-timeframe confirmation: when a strategy names a higher ``confirm_timeframe``, its trend (EMA short above
 EMA long: up, below: down) must agree with the signal's direction, or the signal becomes HOLD. The periods are the
@@ -18,6 +21,7 @@ Nothing here raises anything but ``StrategyError`` (the kernel's): the cycle rec
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,7 +39,15 @@ from strategies.config import indicator_defaults
 from strategies.indicators import COMPUTED_WITH, compute_indicators
 from strategies.rules import fmt
 from strategies.sdk.base import IStrategy
-from strategies.sdk.kernel import ENTRY_COLUMNS, EXIT_COLUMNS, Populated, StrategyError, _where, populate
+from strategies.sdk.kernel import (
+    ENTRY_COLUMNS,
+    EXIT_COLUMNS,
+    Populated,
+    StrategyError,
+    _where,
+    populate,
+    populate_last_row,
+)
 from strategies.sdk.parameters import ParameterError
 
 __all__ = ["Action", "Signal", "SignalMemo", "StrategyError", "confirm_series", "evaluate", "higher_trend",
@@ -100,8 +112,11 @@ def evaluate(strategy_type: str, frame: pd.DataFrame, config: dict | None, *,
 
 
 def evaluate_with(strategy: IStrategy, frame: pd.DataFrame, *, higher_frame: pd.DataFrame | None = None,
-                  metadata: dict | None = None) -> Signal:
-    """``evaluate`` for an instance already made (``instantiate``)."""
+                  metadata: dict | None = None, shared: dict | None = None, every_row: bool = False) -> Signal:
+    """``evaluate`` for an instance already made (``instantiate``). A class that answers for the last row alone
+    (``IStrategy.last_row``: the built-ins) is asked that, unless ``every_row`` (the hooks over every row, as a
+    backtest runs them: the same Signal, the tests check). ``shared``: kept by the caller per candles, for one
+    run (``SignalMemo``), so that strategies on the same candles share what they compute on them."""
     strategy_type = type(strategy).key()
     if frame.empty:
         raise StrategyError(f"{strategy_type}: the candle frame is empty")
@@ -110,30 +125,43 @@ def evaluate_with(strategy: IStrategy, frame: pd.DataFrame, *, higher_frame: pd.
         snapshot = _warming_up_snapshot(strategy, frame, _metadata(metadata))
         return _signal(frame, snapshot, Action.HOLD, [
             f"Not enough candles: these indicator periods need {needed} closed candles, got {len(frame)}."])
-    result = populate(strategy, frame, _metadata(metadata))
-    row = len(frame) - 1
-    action = ACTIONS[int(result.entries[row])]
-    reasons = _explain(strategy, result, row, action)
+    last = None if every_row else populate_last_row(strategy, frame, _metadata(metadata),
+                                                    {} if shared is None else shared)
+    if last is not None:
+        entry, row = last
+        action = ACTIONS[entry]
+        reasons = _explain(strategy, row.explain, action, row.enter_tag)
+        snapshot, exits = row.indicators, {"exit_long": bool(row.exit_long), "exit_short": bool(row.exit_short),
+                                           "exit_tag": row.exit_tag if isinstance(row.exit_tag, str) else ""}
+    else:
+        hooks_frame = frame if shared is None else _with_indicators(strategy, frame, shared)
+        result = populate(strategy, hooks_frame, _metadata(metadata))
+        row = len(frame) - 1
+        action = ACTIONS[int(result.entries[row])]
+        reasons = _explain(strategy, functools.partial(strategy.explain_entry, result.frame, row), action,
+                           result.tag(row))
+        snapshot, exits = indicator_snapshot(result.frame), {
+            "exit_long": bool(result.exit_long[row]), "exit_short": bool(result.exit_short[row]),
+            "exit_tag": result.tag(row, "exit_tag")}
     if action != Action.HOLD and higher_frame is not None:
         confirmed, why = _confirm(action, higher_frame, strategy.parameters)
         reasons.append(why)
         if not confirmed:
             action = Action.HOLD
-    return _signal(result.frame, indicator_snapshot(result.frame), action, reasons,
-                   exit_long=bool(result.exit_long[row]), exit_short=bool(result.exit_short[row]),
-                   exit_tag=result.tag(row, "exit_tag"), strategy=strategy)
+    return _signal(frame, snapshot, action, reasons, shared, strategy=strategy, **exits)
 
 
 class SignalMemo:
     """One cycle run's signals, each computed once and shared by the strategies that ask the same question: one
-    ``evaluate`` per (candles, class, parameters, confirmation candles), and for a class that reads the built-in
-    indicator columns (``COMPUTED_WITH``) one indicator pass per (candles, periods), shared across classes. The
-    candles are named by the caller's key (symbol, interval); a memo lives for one run, whose candles do not change.
+    ``evaluate`` per (candles, class, parameters, confirmation candles), and what the evaluations compute on the
+    same candles (the built-ins: their indicators, ``strategies.live_pass``) once per candles, shared across classes
+    and parameters. The candles are named by the caller's key (symbol, interval); a memo lives for one run, whose
+    candles do not change.
     """
 
     def __init__(self):
         self._signals: dict[tuple, Signal | StrategyError] = {}
-        self._indicators: dict[tuple, pd.DataFrame] = {}
+        self._shared: dict[tuple, dict] = {}
         self._instances: dict[tuple, IStrategy] = {}
 
     def evaluate(self, strategy_type: str, frame: pd.DataFrame, config: dict | None, *, frame_key: tuple,
@@ -143,8 +171,8 @@ class SignalMemo:
         if key not in self._signals:
             try:
                 strategy = self._instance(strategy_type, config, key[1:3])
-                shared = self._with_indicators(strategy, frame, frame_key)
-                self._signals[key] = evaluate_with(strategy, shared, higher_frame=higher_frame, metadata=metadata)
+                self._signals[key] = evaluate_with(strategy, frame, higher_frame=higher_frame, metadata=metadata,
+                                                   shared=self._shared.setdefault(frame_key, {}))
             except StrategyError as error:
                 self._signals[key] = error
         result = self._signals[key]
@@ -162,16 +190,18 @@ class SignalMemo:
             self._instances[key] = strategy
         return strategy
 
-    def _with_indicators(self, strategy: IStrategy, frame: pd.DataFrame, frame_key: tuple) -> pd.DataFrame:
-        """``frame`` with the built-in indicator columns, when the class reads them (it then skips its own pass)."""
-        periods = getattr(strategy, "indicator_key", None)
-        if periods is None or frame.empty:
-            return frame
-        key = (frame_key, periods)
-        if key not in self._indicators:
-            self._indicators[key] = compute_indicators(frame, strategy.parameters)
-        shared = self._indicators[key]
-        return shared if shared.attrs.get(COMPUTED_WITH) == periods else frame
+
+def _with_indicators(strategy: IStrategy, frame: pd.DataFrame, shared: dict) -> pd.DataFrame:
+    """``frame`` with the built-in indicator columns, when the class reads them (it then skips its own pass),
+    computed once per periods for the candles ``shared`` belongs to."""
+    periods = getattr(strategy, "indicator_key", None)
+    if periods is None:
+        return frame
+    key = (COMPUTED_WITH, periods)
+    if key not in shared:
+        shared[key] = compute_indicators(frame, strategy.parameters)
+    computed = shared[key]
+    return computed if computed.attrs.get(COMPUTED_WITH) == periods else frame
 
 
 def trend_periods(config: dict | None) -> tuple[int, int]:
@@ -201,16 +231,19 @@ def confirm_series(signals: np.ndarray, frame: pd.DataFrame, interval: str, high
 
 
 def _config_key(config: dict | None) -> str:
-    return json.dumps(config or {}, sort_keys=True, default=str)
+    if not config:
+        return "{}"  # most strategies keep the default periods; asked once per pair
+    return json.dumps(config, sort_keys=True, default=str)
 
 
 def _metadata(metadata: dict | None) -> dict:
     return {"informative": {}, **(metadata or {})}
 
 
-def _explain(strategy: IStrategy, result: Populated, row: int, action: Action) -> list[str]:
+def _explain(strategy: IStrategy, explain, action: Action, enter_tag: str) -> list[str]:
+    """``explain(action)`` (the class's explain_entry on the row), else the row's enter_tag or a default."""
     try:
-        reasons = list(strategy.explain_entry(result.frame, row, action.value))
+        reasons = list(explain(action.value))
     except Exception as error:  # noqa: BLE001 - a strategy's own code: reported like a populate hook's error
         raise StrategyError(f"{type(strategy).key()}.explain_entry raised {type(error).__name__}: {error}"
                             f"{_where(strategy)}") from error
@@ -218,7 +251,7 @@ def _explain(strategy: IStrategy, result: Populated, row: int, action: Action) -
         return reasons
     if action == Action.HOLD:
         return ["No entry signal on this candle."]
-    return [result.tag(row) or f"enter_{action.value.lower()} signal"]
+    return [enter_tag or f"enter_{action.value.lower()} signal"]
 
 
 def _warming_up_snapshot(strategy: IStrategy, frame: pd.DataFrame, metadata: dict) -> dict:
@@ -230,9 +263,18 @@ def _warming_up_snapshot(strategy: IStrategy, frame: pd.DataFrame, metadata: dic
         return {}
 
 
-def _signal(frame: pd.DataFrame, snapshot: dict, action: Action, reasons: list[str], **exits) -> Signal:
-    return Signal(action=action, reasons=tuple(reasons), candle_time=frame.index[-1].to_pydatetime(),
-                  price=Decimal(repr(float(frame["close"].iat[-1]))), indicators=snapshot, **exits)
+def _signal(frame: pd.DataFrame, snapshot: dict, action: Action, reasons: list[str], shared: dict | None = None,
+            **exits) -> Signal:
+    candle = None if shared is None else shared.get(LAST_CANDLE)
+    if candle is None:  # asked once per candles when shared: pandas' lookups cost more than a built-in's decision
+        candle = (frame.index[-1].to_pydatetime(), Decimal(repr(float(frame["close"].iat[-1]))))
+        if shared is not None:
+            shared[LAST_CANDLE] = candle
+    return Signal(action=action, reasons=tuple(reasons), candle_time=candle[0], price=candle[1], indicators=snapshot,
+                  **exits)
+
+
+LAST_CANDLE = "last candle: open time, close"
 
 
 def indicator_snapshot(frame: pd.DataFrame, row: int = -1) -> dict[str, float | None]:

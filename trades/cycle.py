@@ -46,9 +46,10 @@ from strategies.models import Strategy
 from strategies.sdk.base import bybit_interval
 from strategies.signals import Action, Signal, SignalMemo, StrategyError
 from trades import announce, locks
+from trades.decision_log import write_decisions
 from trades.entries import entries_stopped
 from trades.execution import Execution, execute_entry, execute_exit
-from trades.models import LIVE_STATUSES, Decision, DecisionOutcome, Trade, TradeStatus
+from trades.models import LIVE_STATUSES, DecisionOutcome, Trade, TradeStatus
 from trades.pause import check_daily_loss
 from trades.risk import EntryPlan, RiskParams, RiskRejected, plan_entry
 from trades.strategy_exits import manage_open_trades
@@ -431,16 +432,14 @@ class TradingCycle:
                 logger.log(level, "decision %s -> %s: %s", pair.action, pair.outcome, pair.why, extra={
                     "strategy": pair.strategy.name, "symbol": pair.symbol,
                     "order_link_id": pair.trade.order_link_id if pair.trade else ""})
-            rows.append(Decision(
-                strategy=pair.strategy, symbol=pair.symbol, candle_time=signal.candle_time if signal else None,
-                timeframe=pair.strategy.timeframe, action=pair.action, outcome=pair.outcome,
-                reasons=list(signal.reasons) if signal else [],
-                detail="; ".join(text for text in (pair.note, pair.detail) if text)[:2000],
-                price=signal.price if signal else None, ai_confidence=pair.ai_confidence, trade=pair.trade))
-        Decision.objects.bulk_create(
-            rows, update_conflicts=True, unique_fields=["strategy", "symbol", "candle_time"],
-            update_fields=["timeframe", "action", "outcome", "reasons", "detail", "price", "ai_confidence", "trade",
-                           "created_at"])
+            rows.append({
+                "strategy": pair.strategy.pk, "symbol": pair.symbol, "timeframe": pair.strategy.timeframe,
+                "candle_time": signal.candle_time if signal else None, "action": str(pair.action),
+                "outcome": str(pair.outcome), "reasons": list(signal.reasons) if signal else [],
+                "detail": "; ".join(text for text in (pair.note, pair.detail) if text)[:2000],
+                "price": signal.price if signal else None, "ai_confidence": pair.ai_confidence,
+                "trade": pair.trade.pk if pair.trade else None})
+        write_decisions(rows)
 
     def _announce_market(self, frames: dict) -> None:
         latest = {}

@@ -8,6 +8,9 @@ keep their settings and their signals.
 
 from __future__ import annotations
 
+import functools
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -15,12 +18,14 @@ from strategies.config import INDICATOR_PARAMS, MAX_PERIOD, validate_indicators
 from strategies.indicators import (
     COMPUTED_WITH,
     INDICATOR_COLUMNS,
+    SHORT_FRAME_ROWS,
     compute_indicators,
     config_key,
     settled_candles,
 )
-from strategies.rules import RULES, Condition
-from strategies.sdk.base import IStrategy
+from strategies.live_pass import PieceCache, indicator_arrays
+from strategies.rules import ROWS_READ, RULES, Condition
+from strategies.sdk.base import IStrategy, LastRow
 from strategies.sdk.parameters import DecimalParameter, IntParameter
 
 
@@ -83,16 +88,61 @@ class RuleBased(IStrategy):
 
     def explain_entry(self, frame: pd.DataFrame, row: int, side: str) -> list[str]:
         """The conditions of ``side`` with their numbers; on HOLD every condition of both sides, met or not."""
-        conditions = self.conditions(frame)
-        if side != "HOLD":
-            return [f"{c.label} ({c.values(row)})" for c in conditions if c.side == side]
-        reasons = []
-        for wanted in ("LONG", "SHORT"):
-            for c in conditions:
-                if c.side == wanted:
-                    state = "met" if c.mask[row] else "not met"
-                    reasons.append(f"{wanted} {state}: {c.label} ({c.values(row)})")
-        return reasons
+        return _explain(self.conditions(frame), row, side)
+
+    def last_row(self, frame: pd.DataFrame, metadata: dict, shared: dict) -> LastRow | None:
+        """The live cycle's question without pandas: the indicators as arrays (``strategies.live_pass``, shared by
+        every built-in on these candles), the conditions over their last ``ROWS_READ`` rows. The same signal,
+        reasons and numbers as the hooks: ``tests/strategies/test_last_row.py`` compares them on every candle."""
+        if not _hooks_unchanged(type(self)):
+            return None  # a subclass that changed what the hooks do: only they know what it computes
+        cache = shared.get(PieceCache)  # False: these candles are not for the live pass
+        if cache is None:
+            # Plain float candles only (what the cycle fetches): other columns would be part of the hooks' snapshot,
+            # and a long frame's indicators come from ``ta``, not from the numpy functions of the live pass.
+            cache = shared[PieceCache] = len(frame) <= SHORT_FRAME_ROWS and _plain_candles(frame) and PieceCache(
+                *(frame[name].to_numpy(dtype="float64") for name in ("high", "low", "close")))  # as compute_indicators
+        if cache is False:
+            return None
+        columns = indicator_arrays(cache, self.parameters)
+        last = {name: values[-ROWS_READ:] for name, values in columns.items()}
+        last["close"] = cache.close[-ROWS_READ:]
+        conditions, row = RULES[self.key()](last, self.parameters), len(last["close"]) - 1
+        snapshot = {name: float(values[-1]) for name, values in columns.items()}
+        return LastRow(
+            enter_long=all(c.mask[row] for c in conditions if c.side == "LONG"),
+            enter_short=all(c.mask[row] for c in conditions if c.side == "SHORT"),
+            explain=lambda side: _explain(conditions, row, side),
+            indicators={name: (value if math.isfinite(value) else None) for name, value in snapshot.items()})
+
+
+def _explain(conditions: list[Condition], row: int, side: str) -> list[str]:
+    if side != "HOLD":
+        return [f"{c.label} ({c.values(row)})" for c in conditions if c.side == side]
+    reasons = []
+    for wanted in ("LONG", "SHORT"):
+        for c in conditions:
+            if c.side == wanted:
+                state = "met" if c.mask[row] else "not met"
+                reasons.append(f"{wanted} {state}: {c.label} ({c.values(row)})")
+    return reasons
+
+
+@functools.cache
+def _hooks_unchanged(cls: type) -> bool:
+    """Whether ``cls`` computes its signals and reasons as the built-ins do (``last_row`` answers for them)."""
+    return all(getattr(cls, name) is getattr(owner, name) for owner, names in (
+        (RuleBased, ("populate_indicators", "populate_entry_trend", "explain_entry", "conditions")),
+        (IStrategy, ("populate_exit_trend",))) for name in names)
+
+
+def _plain_candles(frame: pd.DataFrame) -> bool:
+    names = set(frame.columns)
+    return (len(names) == len(frame.columns) and {"high", "low", "close"} <= names <= PLAIN_CANDLE_COLUMNS
+            and all(dtype == np.float64 for dtype in frame.dtypes))
+
+
+PLAIN_CANDLE_COLUMNS = frozenset({"open", "high", "low", "close", "volume"})
 
 
 def _float_columns(frame: pd.DataFrame, names: tuple[str, ...]) -> dict[str, np.ndarray]:

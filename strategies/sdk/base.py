@@ -29,6 +29,8 @@ A strategy never does I/O: no network, no database, no files. It sees only the f
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import pandas as pd
@@ -48,6 +50,20 @@ def bybit_interval(timeframe: str) -> str:
         raise ValueError(f"timeframe {timeframe!r} is not a candle interval; use one of "
                          f"{', '.join(FREQTRADE_TIMEFRAMES)} or Bybit's {', '.join(INTERVAL_MINUTES)}")
     return interval
+
+
+@dataclass(frozen=True)
+class LastRow:
+    """What the population hooks would give for the last row of a frame (``IStrategy.last_row``)."""
+
+    enter_long: bool
+    enter_short: bool
+    explain: Callable[[str], list[str]]  # explain_entry on that row for a side (LONG, SHORT or HOLD)
+    indicators: dict[str, float | None]  # the row's indicator snapshot (strategies.signals.indicator_snapshot)
+    exit_long: bool = False
+    exit_short: bool = False
+    enter_tag: str = ""
+    exit_tag: str = ""
 
 
 class IStrategy:
@@ -106,6 +122,13 @@ class IStrategy:
     def explain_entry(self, frame: pd.DataFrame, row: int, side: str) -> list[str]:
         """Reasons for the decision log on ``row`` (``side`` LONG, SHORT or HOLD). By default the row's tags."""
         return []
+
+    def last_row(self, frame: pd.DataFrame, metadata: dict, shared: dict) -> LastRow | None:
+        """Optional, for speed: the last row's signals, reasons and indicator values exactly as the three population
+        hooks and ``explain_entry`` give them, computed for that row alone (the live cycle asks only the newest
+        candle). ``shared`` lives as long as these candles: what one strategy computed on them another may reuse.
+        None (the default) runs the hooks over every row; a backtest always does."""
+        return None
 
     # What the rest of the bot reads ----------------------------------------------------------------------------
 

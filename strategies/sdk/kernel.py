@@ -3,6 +3,8 @@
 ``populate`` calls the hooks on a copy of the frame and reads the signal columns into arrays: ``entries`` (+1 enter
 long, -1 enter short, 0 hold) and ``exits`` (two bool arrays). The last row is what the live cycle acts on; every
 row is what a backtest replays. Rows before ``startup_candle_count`` hold, live and in backtests alike.
+``populate_last_row`` asks a class that offers it (``IStrategy.last_row``: the built-ins) for the last row alone,
+which is all the live cycle reads; it must give what ``populate`` gives there.
 
 Whatever a hook raises becomes a ``StrategyError`` naming the strategy, the hook, and the file and line in the
 strategy's own file: the cycle holds that strategy's pairs and shows the message; other strategies trade on.
@@ -19,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from market.intervals import interval_delta
-from strategies.sdk.base import IStrategy, bybit_interval
+from strategies.sdk.base import IStrategy, LastRow, bybit_interval
 
 ENTRY_COLUMNS = ("enter_long", "enter_short")
 EXIT_COLUMNS = ("exit_long", "exit_short")
@@ -58,6 +60,22 @@ def populate(strategy: IStrategy, frame: pd.DataFrame, metadata: dict) -> Popula
     entries[:max(0, strategy.startup_candle_count - 1)] = 0
     return Populated(frame=working, entries=entries, exit_long=_flag(working, "exit_long"),
                      exit_short=_flag(working, "exit_short"), strategy=strategy)
+
+
+def populate_last_row(strategy: IStrategy, frame: pd.DataFrame, metadata: dict,
+                      shared: dict) -> tuple[int, LastRow] | None:
+    """The class's ``last_row`` (when it offers one for this frame): the last row's entry, read as ``populate``
+    reads ``entries`` (+1, -1 or 0), and what the hook gave. None: the class wants ``populate``."""
+    if frame.empty:
+        raise StrategyError(f"{_name(strategy)}: the candle frame is empty")
+    found = call_hook(strategy, "last_row", frame, metadata, shared)
+    if found is None:
+        return None
+    if not isinstance(found, LastRow):
+        raise StrategyError(f"{_name(strategy)}.last_row must return a LastRow or None, got {type(found).__name__}")
+    short = bool(found.enter_short) and strategy.can_short
+    entry = 0 if len(frame) < strategy.startup_candle_count else int(bool(found.enter_long)) - int(short)
+    return entry, found
 
 
 def merge_informative(frame: pd.DataFrame, informative: pd.DataFrame, timeframe: str, informative_timeframe: str,

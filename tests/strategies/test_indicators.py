@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import ta
 
-from strategies import indicators
+from strategies import indicators, talib_pass
 from strategies.indicators import (
     INDICATOR_COLUMNS,
     compute_indicators,
@@ -223,13 +223,13 @@ def test_a_long_frame_computed_on_threads_equals_the_same_frame_computed_inline(
     monkeypatch.setattr(indicators, "THREADS", 2)
     monkeypatch.setattr(indicators, "PARALLEL_FROM_ROWS", 10**9)
     inline = compute_indicators(frame, {})
-    threads, rsi = set(), indicators.wilder_rsi
+    threads, rsi = set(), talib_pass.rsi  # a long frame's RSI goes through TA-Lib
 
     def recording_rsi(*args):
         threads.add(threading.current_thread().name)
         return rsi(*args)
 
-    monkeypatch.setattr(indicators, "wilder_rsi", recording_rsi)
+    monkeypatch.setattr(talib_pass, "rsi", recording_rsi)
     monkeypatch.setattr(indicators, "PARALLEL_FROM_ROWS", 1_000)
     threaded = compute_indicators(frame, {})
     assert threads and all(name.startswith("indicators") for name in threads)
