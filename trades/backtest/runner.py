@@ -55,7 +55,8 @@ ENGINE_SOURCES = ("trades/backtest/engine.py", "trades/backtest/inputs.py", "tra
                   "strategies/sdk/kernel.py", "strategies/sdk/base.py", "strategies/builtin/rule_based.py",
                   "market/exits.py", "strategies/sdk/trade_exits.py", "market/funding.py", "market/liquidation.py",
                   "trades/backtest/perpetual.py", "trades/backtest/portfolio.py", "trades/backtest/breakdowns.py",
-                  "trades/backtest/records.py", "trades/backtest/equity.py", "trades/backtest/fast_path.py")
+                  "trades/backtest/records.py", "trades/backtest/equity.py", "trades/backtest/fast_path.py",
+                  "strategies/talib_pass.py", "strategies/smoothing.py")
 # For symbols without known rules (a file or download of another pair): fine steps, Bybit's usual minimum value.
 GENERIC_RULES = dict(tick_size=Decimal("0.0001"), qty_step=Decimal("0.001"), min_qty=Decimal("0.001"),
                      max_qty=Decimal("1000000000"), min_notional=Decimal("5"))
