@@ -36,6 +36,19 @@ def _fresh_rate_limits():
     clear_rate_limits()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer():
+    """A channel layer of its own for each test. channels_redis keeps one receive lock per process-local channel
+    prefix, bound to the event loop that first waits on it, and each test's ``async_to_sync`` runs a loop of its own:
+    a consumer one test left waiting would bind the next test's receives to a dead loop ("bound to a different event
+    loop", then every socket test after it failing). A new layer has a new prefix, and new locks."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
 @pytest.fixture
 def user(django_user_model):
     """An operator who may trade: live trading switched on (tests/security covers the switch itself)."""
