@@ -38,12 +38,14 @@ def publish(event: Event, data: dict) -> None:
 
 
 def publish_many(event: Event, items: list[dict]) -> None:
-    """``publish`` for many events of one kind (a cycle's prices): one trip into the event loop for all of them,
-    where ``async_to_sync`` per message cost milliseconds each (issue 23)."""
+    """``publish`` for many events of one kind (a cycle's prices): one channel-layer message carrying them all
+    ("bot.events", unpacked by each dashboard's consumer), where a message each cost a group send each: about 2 ms
+    of CPU apiece, a second for a cycle's 500 prices (issue 23)."""
     messages = [{"type": "bot.event", "event": str(event), "data": _plain(data)} for data in items]
     if not messages:
         return
-    transaction.on_commit(lambda: send_now(*messages), robust=True)
+    batch = {"type": "bot.events", "events": messages}
+    transaction.on_commit(lambda: send_now(batch), robust=True)
 
 
 def send_now(message: dict, *more: dict) -> bool:

@@ -62,6 +62,11 @@ class DashboardConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data=None, bytes_data=None):
         """Clients only listen; anything they send is ignored."""
 
+    async def bot_events(self, message):
+        """Several events sent as one message (``core.events.publish_many``: a cycle's prices), each as if alone."""
+        for event in message["events"]:
+            await self.bot_event(event)
+
     async def bot_event(self, message):
         event, data = message["event"], message["data"]
         if not self.html:

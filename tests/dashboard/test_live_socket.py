@@ -6,7 +6,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 
-from core.events import Event, publish
+from core.events import Event, publish, publish_many
 from dashboard.consumers import DashboardConsumer
 from tradebot.asgi import application
 
@@ -86,3 +86,18 @@ def test_dashboards_open_in_one_process_share_each_rendered_fragment(user, trans
     received = async_to_sync(scenario)()
     assert received == ['<div id="bot-status" hx-swap-oob="true">running</div>'] * 20
     assert len(renders) == 1
+
+
+def test_a_cycles_prices_sent_as_one_message_arrive_as_one_event_each(user, transactional_db):
+    async def scenario():
+        communicator = communicator_for(user)
+        connected, _ = await communicator.connect()
+        assert connected
+        await sync_to_async(publish_many)(Event.MARKET_UPDATE, [{"symbol": "BTCUSDT", "price": Decimal("70000.5")},
+                                                                 {"symbol": "ETHUSDT", "price": Decimal("3500")}])
+        messages = [await communicator.receive_json_from(timeout=5) for _ in range(2)]
+        await communicator.disconnect()
+        return messages
+
+    assert async_to_sync(scenario)() == [{"event": "marketUpdate", "data": {"symbol": "BTCUSDT", "price": "70000.5"}},
+                                         {"event": "marketUpdate", "data": {"symbol": "ETHUSDT", "price": "3500"}}]
