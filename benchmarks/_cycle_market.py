@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
 
+from exchange.ratelimit import most_in_any_window
 from market.intervals import INTERVAL_MINUTES
 
 API_KEY, API_SECRET = "bench-key", "bench-secret"
@@ -33,14 +34,8 @@ def symbols(count: int) -> list[str]:
 
 
 def busiest_window(arrivals: list[float], seconds: float = 5.0) -> int:
-    """The most requests that arrived within any ``seconds`` (a window [t, t + seconds) starting at a request)."""
-    times = sorted(arrivals)
-    most, first = 0, 0
-    for last, at in enumerate(times):
-        while times[first] <= at - seconds:
-            first += 1
-        most = max(most, last - first + 1)
-    return most
+    """The most requests that arrived within any ``seconds`` (Bybit's window: ``exchange.ratelimit``'s rule)."""
+    return most_in_any_window(arrivals, seconds)
 
 
 def kline_rows(symbol: str, interval: str, now_ms: int, count: int = CANDLES) -> list[list[str]]:

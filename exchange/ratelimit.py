@@ -70,6 +70,18 @@ local now_parts = redis.call('TIME')
 redis.call('ZADD', KEYS[1], 'XX', tonumber(now_parts[1]) * 1000 + tonumber(now_parts[2]) / 1000, ARGV[1])
 return 0
 """
+def most_in_any_window(times: list[float], seconds: float) -> int:
+    """The most of ``times`` within any ``seconds`` (a window [t, t + seconds) starting at one of them): the figure
+    the pacer keeps at or under its limit, as Bybit counts it. For whoever checks it (the tests, the cycle bench)."""
+    ordered = sorted(times)
+    most, first = 0, 0
+    for last, at in enumerate(ordered):
+        while ordered[first] <= at - seconds:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
+
+
 DEFAULT_HOLD_SECONDS = 60.0  # a request without a timeout: held this long at most before it counts from its answer
 MAX_POLL_SECONDS = 0.25  # a full window of slots in flight frees as their answers come: asked again this often
 

@@ -21,7 +21,7 @@ import redis
 from django.conf import settings
 
 from exchange.bybit_http import BybitHttp
-from exchange.ratelimit import KEY_PREFIX, Pacer, RedisWindow, RequestWindow
+from exchange.ratelimit import KEY_PREFIX, Pacer, RedisWindow, RequestWindow, most_in_any_window
 from tests.helpers import REPO
 from tradebot.config import Env, SettingsError
 
@@ -29,16 +29,6 @@ from tradebot.config import Env, SettingsError
 # windows that much shorter than the limit's, so that jitter cannot look like a breach. Through Redis a slot counts
 # until its answer is back, so anything timed between the two is counted in the limit's own window.
 JITTER = 0.05
-
-
-def busiest(times: list[float], seconds: float) -> int:
-    times = sorted(times)
-    most, first = 0, 0
-    for last, at in enumerate(times):
-        while times[first] <= at - seconds:
-            first += 1
-        most = max(most, last - first + 1)
-    return most
 
 
 @pytest.fixture
@@ -81,7 +71,7 @@ def test_two_processes_together_never_pass_more_than_the_limit_in_any_window(gro
         process.join(10)
     both = grants[0] + grants[1]
     assert grants[0] and grants[1]  # both processes were served
-    assert busiest(both, limit.seconds) <= limit.requests
+    assert most_in_any_window(both, limit.seconds) <= limit.requests
     # Asked without pause for 2.5 s: more than two windows' worth went, and never more than one per started window.
     span = max(both) - min(both)
     assert 2 * limit.requests < len(both) <= limit.requests * (math.floor(span / limit.seconds) + 1)
@@ -127,7 +117,7 @@ def test_every_request_of_the_bybit_adapter_takes_a_slot_of_the_settings_window(
     elapsed = time.monotonic() - started
     assert all(answer["timeSecond"] for answer in answers)
     assert len(counting_server.arrivals) == 12
-    assert busiest(counting_server.arrivals, 1.0) <= 5
+    assert most_in_any_window(counting_server.arrivals, 1.0) <= 5
     assert elapsed >= 2.0  # 5 at once, 5 a second later, the last 2 a second after that
     assert redis.Redis.from_url(settings.REDIS_URL).zcard(KEY_PREFIX + group) > 0  # counted in Redis, for all
 
@@ -142,7 +132,7 @@ def test_without_redis_the_process_paces_itself_and_says_so_once(counting_server
         answers = [http.call("get_server_time") for _ in range(7)]
     elapsed = time.monotonic() - started
     assert len(answers) == 7 and len(counting_server.arrivals) == 7
-    assert busiest(counting_server.arrivals, limit.seconds - JITTER) <= limit.requests
+    assert most_in_any_window(counting_server.arrivals, limit.seconds - JITTER) <= limit.requests
     assert elapsed >= 1.0 - JITTER  # 3, 3 half a second later, 1 half a second after that
     warnings = [record for record in caplog.records if record.name == "exchange.ratelimit"]
     assert len(warnings) == 1 and warnings[0].exc_info is None
