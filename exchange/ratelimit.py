@@ -47,12 +47,18 @@ KEY_PREFIX = "tradebot:bybit-ip:"
 REDIS_RETRY_SECONDS = 5.0
 
 # KEYS[1]: the group's sorted set of slot times (ms). ARGV: requests, window ms, the slot's member, how long (ms) it
-# is held at most before its answer. Returns 0 when taken, else the ms until a slot frees. TIME is Redis's clock: one
+# is held at most before its answer, then the members of this process's slots whose answers came back since its last
+# call: they count from now (``Pacer.done`` queues them for the next call rather than spending a round trip each;
+# a slot then counts from a little after its answer, which only ever errs on the safe side). Returns 0 when taken,
+# else the ms until a slot frees. TIME is Redis's clock: one
 # clock for every caller. A slot in flight is scored at the end of its hold, so it cannot leave before its answer.
 _TAKE = """
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) * 1000 + tonumber(now_parts[2]) / 1000
 local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+for i = 5, #ARGV do
+  redis.call('ZADD', KEYS[1], 'XX', now, ARGV[i])
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 local used = redis.call('ZCARD', KEYS[1])
 if used < limit then
@@ -82,6 +88,9 @@ def most_in_any_window(times: list[float], seconds: float) -> int:
     return most
 
 
+# Answered slots told to Redis on their own once this many wait (a process that stops sending): until then they ride
+# along with the next take.
+FLUSH_ANSWERED = 64
 DEFAULT_HOLD_SECONDS = 60.0  # a request without a timeout: held this long at most before it counts from its answer
 MAX_POLL_SECONDS = 0.25  # a full window of slots in flight frees as their answers come: asked again this often
 
@@ -133,11 +142,11 @@ class RedisWindow:
         self._members = itertools.count()
         self._member_prefix = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}:"
 
-    def try_take(self, hold: float) -> tuple[float, str]:
-        """(0, the slot) when taken, else (seconds until one frees, "")."""
+    def try_take(self, hold: float, answered: list[str] = ()) -> tuple[float, str]:
+        """(0, the slot) when taken, else (seconds until one frees, ""); ``answered``: slots whose answers are back."""
         member = f"{self._member_prefix}{next(self._members)}"
         wait_ms = self._take(keys=[self.key], args=[self.limit.requests, int(self.limit.seconds * 1000), member,
-                                                    int(hold * 1000)])
+                                                    int(hold * 1000), *answered])
         return (0.0, member) if int(wait_ms) <= 0 else (int(wait_ms) / 1000, "")
 
     def done(self, member: str) -> None:
@@ -160,6 +169,7 @@ class Pacer:
         self._waiting = threading.Lock()
         self._local_lock = threading.Lock()  # the local window and the outage state, never held across I/O
         self._redis_back_at = 0.0  # when to ask Redis again after it failed
+        self._answered: list[str] = []  # slots whose answers came back, told to Redis with the next take
         self._warned = False
 
     def take(self, hold: float = DEFAULT_HOLD_SECONDS) -> str:
@@ -176,19 +186,32 @@ class Pacer:
                 self.sleep(min(wait, MAX_POLL_SECONDS))
 
     def done(self, slot: str) -> None:
-        """The request's answer is back (or it failed): its slot counts from now."""
+        """The request's answer is back (or it failed): its slot counts from the process's next call to Redis (the
+        next request's, at most ``FLUSH_ANSWERED`` later in a busy cycle), or from now once that many are queued."""
         if not slot:
             return
+        with self._local_lock:
+            self._answered.append(slot)
+            if len(self._answered) < FLUSH_ANSWERED:
+                return
+            answered, self._answered = self._answered, []
         try:
-            self.shared.done(slot)
+            for member in answered:
+                self.shared.done(member)
         except REDIS_UNREACHABLE:
-            pass  # the slot then leaves at the end of its hold, later than needed: only slower, never over
+            pass  # the slots then leave at the end of their hold, later than needed: only slower, never over
+
+    def _answered_slots(self) -> list[str]:
+        with self._local_lock:
+            answered, self._answered = self._answered, []
+        return answered
 
     def _try_take(self, hold: float) -> tuple[float, str]:
         if self.shared is None or self.clock() < self._redis_back_at:
             return self._take_locally(), ""
         try:
-            wait, slot = self.shared.try_take(hold)
+            # A slot whose answer is back but not yet told (Redis failing now) leaves at the end of its hold: safe.
+            wait, slot = self.shared.try_take(hold, self._answered_slots())
         except REDIS_UNREACHABLE as error:
             with self._local_lock:
                 self._redis_back_at = self.clock() + REDIS_RETRY_SECONDS

@@ -96,6 +96,28 @@ class _Arrivals(BaseHTTPRequestHandler):
         pass
 
 
+def test_an_answered_slot_counts_from_the_next_take_or_once_enough_wait(group, monkeypatch):
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    limit = RequestWindow(500, 5.0)
+    pacer = Pacer(limit, RedisWindow(client, group, limit))
+    first = pacer.take(hold=30.0)
+    in_flight = client.zscore(KEY_PREFIX + group, first)
+    pacer.done(first)  # queued: no round trip of its own
+    assert client.zscore(KEY_PREFIX + group, first) == in_flight  # still held to the end of its timeout
+
+    pacer.take(hold=30.0)  # the next request's call tells Redis: the first now counts from about its answer
+    told = client.zscore(KEY_PREFIX + group, first)
+    assert told < in_flight - 25_000
+
+    monkeypatch.setattr("exchange.ratelimit.FLUSH_ANSWERED", 3)
+    slots = [pacer.take(hold=30.0) for _ in range(3)]
+    held = [client.zscore(KEY_PREFIX + group, slot) for slot in slots]
+    for slot in slots:
+        pacer.done(slot)  # the third answer sends the three on their own: a process that stops sending tells all
+    assert all(client.zscore(KEY_PREFIX + group, slot) < score - 25_000 for slot, score in zip(slots, held,
+                                                                                               strict=True))
+
+
 @pytest.fixture
 def counting_server():
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Arrivals)
