@@ -27,7 +27,6 @@ import os
 import sys
 import time
 import warnings
-from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -42,10 +41,7 @@ os.environ.setdefault("DATABASE_URL", "sqlite:///:memory:")
 
 import backtest_vs_backtesting_py as reference  # noqa: E402  (sets Django up: the catalogue, the engine's settings)
 
-from exchange.base import InstrumentRules  # noqa: E402
-from trades.backtest.engine import EngineConfig  # noqa: E402
 from trades.optimise import sweep  # noqa: E402
-from trades.risk import RiskParams  # noqa: E402
 
 FASTS, SLOWS = range(5, 55, 5), range(20, 220, 20)
 CELLS = [(fast, slow) for fast in FASTS for slow in SLOWS]
@@ -55,19 +51,11 @@ GOAL_VECTORBT = 1.0  # ours on one process against vectorbt's sweep (which runs 
 EQUITY_TOLERANCE = 0.01  # USDT per cell between the engines
 
 
-def engine_config() -> EngineConfig:
-    rules = InstrumentRules("BTCUSDT", tick_size=Decimal("0.01"), qty_step=Decimal("0.001"), min_qty=Decimal("0.001"),
-                            max_qty=Decimal("1000"))
-    return EngineConfig(rules=rules, risk=RiskParams(Decimal("1"), Decimal("1"), Decimal("2")),
-                        initial_balance=Decimal(reference.CASH), fee_rate=reference.FEE, slippage_bps=Decimal("0"),
-                        max_notional=Decimal("1e12"), fixed_qty=Decimal("1"), protective_stops=False, reverse=True)
-
-
 def run_ours(frame: pd.DataFrame) -> tuple[dict, dict[int, float]]:
     results, seconds = None, {}
     for processes in PROCESSES:
         started = time.perf_counter()
-        cells = sweep.sweep(frame, CELLS, engine_config(), processes=processes)
+        cells = sweep.sweep(frame, CELLS, reference.engine_config(), processes=processes)
         seconds[processes] = time.perf_counter() - started
         found = {(cell.fast, cell.slow): cell.final_equity for cell in cells}
         assert results is None or found == results, "the process pool changed a result"
@@ -84,7 +72,7 @@ def run_through_optuna(frame: pd.DataFrame) -> float:
     from trades.optimise.study import CellSampler
 
     started = time.perf_counter()
-    grid = sweep.Grid(frame, [*FASTS, *SLOWS], engine_config())
+    grid = sweep.Grid(frame, [*FASTS, *SLOWS], reference.engine_config())
     study = optuna.create_study(direction="maximize", storage=optuna.storages.InMemoryStorage())
     space = {"fast": IntDistribution(5, 50, step=5), "slow": IntDistribution(20, 200, step=20)}
     for fast, slow in CELLS:
@@ -147,7 +135,7 @@ class EmaCross(Strategy):
 
 
 def run_backtesting_py(frame: pd.DataFrame, cells: list[tuple[int, int]]) -> tuple[dict, float, float]:
-    EMAS.update(sweep.Grid(frame, [period for cell in cells for period in cell], engine_config()).emas)
+    EMAS.update(sweep.Grid(frame, [period for cell in cells for period in cell], reference.engine_config()).emas)
     data = frame.rename(columns=str.capitalize)
     data.index = data.index.tz_localize(None)
     backtest = Backtest(data, EmaCross, cash=reference.CASH, commission=float(reference.FEE), exclusive_orders=True,

@@ -70,10 +70,13 @@ end
 local oldest = redis.call('ZRANGE', KEYS[1], used - limit, used - limit, 'WITHSCORES')
 return math.max(1, math.ceil(tonumber(oldest[2]) + window - now))
 """
-# KEYS[1]: as above; ARGV[1]: the slot's member. Its answer came back: it counts from now (if still there).
+# KEYS[1]: as above; ARGV: the slots' members. Their answers came back: they count from now (if still there).
 _DONE = """
 local now_parts = redis.call('TIME')
-redis.call('ZADD', KEYS[1], 'XX', tonumber(now_parts[1]) * 1000 + tonumber(now_parts[2]) / 1000, ARGV[1])
+local now = tonumber(now_parts[1]) * 1000 + tonumber(now_parts[2]) / 1000
+for i = 1, #ARGV do
+  redis.call('ZADD', KEYS[1], 'XX', now, ARGV[i])
+end
 return 0
 """
 def most_in_any_window(times: list[float], seconds: float) -> int:
@@ -149,8 +152,9 @@ class RedisWindow:
                                                     int(hold * 1000), *answered])
         return (0.0, member) if int(wait_ms) <= 0 else (int(wait_ms) / 1000, "")
 
-    def done(self, member: str) -> None:
-        self._done(keys=[self.key], args=[member])
+    def done(self, members: list[str]) -> None:
+        """These slots' answers are back: they count from now (one call for all of them)."""
+        self._done(keys=[self.key], args=members)
 
 
 class Pacer:
@@ -196,8 +200,7 @@ class Pacer:
                 return
             answered, self._answered = self._answered, []
         try:
-            for member in answered:
-                self.shared.done(member)
+            self.shared.done(answered)
         except REDIS_UNREACHABLE:
             pass  # the slots then leave at the end of their hold, later than needed: only slower, never over
 
