@@ -1,6 +1,7 @@
 """What a person does on the pages, at 1366x900 and at 390x844 (issue 18): sign in, watch a trade the cycle made
-appear on an open Trades page and close it there, create a strategy (and have a bad one refused), sign out in
-another tab, and find every main page fitting the screen with weeks of data on it.
+appear on an open Trades page and close it there, create a strategy (and have a bad one refused), stop new
+entries from the status line and allow them again, sign out in another tab, and find every main page fitting
+the screen with weeks of data on it.
 
 Screenshots of each go to ``test-artifacts/journeys/``.
 """
@@ -186,3 +187,34 @@ def test_an_order_is_placed_from_the_dashboard_and_a_bad_one_refused_in_place(br
     browser.do(order, page)
     assert Trade.objects.get().symbol == "BTCUSDT"
     assert len(app_on_fake_bybit.orders_received) == 1  # the refused one never left
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_new_entries_are_stopped_and_allowed_again_from_the_status_line(browser, daphne, signed_in, viewport):
+    from playwright.sync_api import expect
+
+    from trades.models import EntrySwitch
+
+    page = signed_in(viewport)
+
+    def stop(page):
+        status = page.locator("#status-card")
+        page.once("dialog", lambda dialog: dialog.accept("CPI at 14:30"))  # the prompt for the reason
+        status.get_by_role("button", name="Stop new entries").click()
+        expect(status).to_contain_text("new entries stopped: CPI at 14:30 (by operator); open trades stay managed",
+                                       timeout=WAIT_MS)
+        assert_fits(page, "entries-stopped")
+        shot(page, "entries-stopped")
+
+    def allow(page):
+        status = page.locator("#status-card")
+        page.once("dialog", lambda dialog: dialog.accept())  # "Allow new entries again?"
+        status.get_by_role("button", name="Allow new entries").click()
+        expect(status.get_by_role("button", name="Stop new entries")).to_be_visible(timeout=WAIT_MS)
+        expect(status).not_to_contain_text("new entries stopped")
+
+    browser.do(lambda: stop(page))
+    switch = EntrySwitch.current()
+    assert switch.stopped and switch.reason == "CPI at 14:30"
+    browser.do(lambda: allow(page))
+    assert not EntrySwitch.current().stopped
