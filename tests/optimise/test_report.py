@@ -78,6 +78,15 @@ def test_in_sample_only_and_empty_folds_are_said_too():
         "may be off."]
 
 
+def test_a_folds_note_quoting_a_refusal_ends_with_one_full_stop():
+    run = SimpleNamespace(settings={"objectives": ["profit"]})
+    failed = rows((0.3, 0.2))
+    failed[0]["note"] = ("no trial completed: 4 of 4 trials pruned or failed, most often: refused: fast must be "
+                         "below slow.")
+    assert warnings(run, failed, compare(failed, PROFIT), {"complete": 4})[0] == (
+        "Fold 1: no trial completed: 4 of 4 trials pruned or failed, most often: refused: fast must be below slow.")
+
+
 def test_stability_gives_the_coefficient_of_variation_and_the_modal_share():
     rows_ = {row["name"]: row for row in stability([{"fast": 9, "side": "long"}, {"fast": 9, "side": "long"},
                                                      {"fast": 10, "side": "both"}, {"fast": 30, "side": "long"}])}

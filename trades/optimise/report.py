@@ -132,7 +132,7 @@ def warnings(run: OptimisationRun, rows: list[dict], summary: dict, counts: dict
                      f"this range the strategy shows no edge whatever its parameters.")
     for row in rows:
         if row["note"]:
-            found.append(f"Fold {row['index'] + 1}: {row['note']}.")
+            found.append(f"Fold {row['index'] + 1}: {row['note'].rstrip('.')}.")  # a refusal quoted ends with one
         elif row["test"] and not (row["out_of_sample"] or {}).get("trades"):
             found.append(f"Fold {row['index'] + 1} made no trade out of sample: its score says nothing.")
     done = sum(counts.values())
